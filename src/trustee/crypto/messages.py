@@ -1,0 +1,28 @@
+"""What web3 tools sign: EIP-191 personal messages and EIP-712 typed data."""
+
+from typing import Any
+
+from trustee.crypto.errors import CryptoError
+from trustee.crypto.keccak import keccak256
+
+
+def eip191_hash(message: bytes) -> bytes:
+    """keccak256("\\x19Ethereum Signed Message:\\n" + len(message) + message), as personal_sign."""
+    prefix = b"\x19Ethereum Signed Message:\n" + str(len(message)).encode("ascii")
+    return keccak256(prefix + message)
+
+
+def eip712_hash(typed_data: dict[str, Any]) -> bytes:
+    """The EIP-712 digest of a full typed-data object (types, primaryType, domain, message).
+
+    The struct encoding is eth-account's, the reference implementation, rather than ours.
+    """
+    from eth_account.messages import encode_typed_data
+
+    if not isinstance(typed_data, dict):
+        raise CryptoError("EIP-712 data must be an object with types, primaryType, domain, message")
+    try:
+        signable = encode_typed_data(full_message=typed_data)
+    except Exception as exc:  # eth-account raises many types for malformed input
+        raise CryptoError(f"invalid EIP-712 typed data: {type(exc).__name__}") from exc
+    return keccak256(b"\x19" + signable.version + signable.header + signable.body)
