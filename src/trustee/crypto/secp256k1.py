@@ -45,7 +45,7 @@ def public_key_from_private(private_key: bytes) -> bytes:
 
 
 def parse_public_key(data: bytes) -> bytes:
-    """Accept a compressed (33) or uncompressed (65, or 64 without the 0x04) key; return 65 bytes."""
+    """Accept compressed (33) or uncompressed (65, or 64 without 0x04) keys; return 65 bytes."""
     if len(data) == 64:
         data = b"\x04" + data
     try:
