@@ -1,0 +1,5 @@
+"""``python -m trustee`` runs the command line."""
+
+from trustee.cli.main import main
+
+main()

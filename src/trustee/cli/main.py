@@ -1,0 +1,20 @@
+"""Entry point of the ``trustee`` command."""
+
+import typer
+
+from trustee.cli import keys
+from trustee.cli.verify import verify_command
+
+app = typer.Typer(
+    name="trustee",
+    help="Verify-then-trust: address-verifiable tokens, key custody and signed records.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold keys
+    add_completion=False,
+)
+app.command("verify")(verify_command)
+app.add_typer(keys.app, name="keys")
+
+
+def main() -> None:
+    app()
