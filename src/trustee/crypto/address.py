@@ -22,8 +22,7 @@ def to_checksum_address(raw: bytes) -> str:
     lower = raw.hex()
     digest = keccak256(lower.encode("ascii")).hex()
     return "0x" + "".join(
-        ch.upper() if ch.isalpha() and int(digest[i], 16) >= 8 else ch
-        for i, ch in enumerate(lower)
+        ch.upper() if ch.isalpha() and int(digest[i], 16) >= 8 else ch for i, ch in enumerate(lower)
     )
 
 

@@ -2,7 +2,8 @@
 
 The size cap is checked before any decoding so a hostile token costs nothing. Headers are
 parsed with duplicate-member detection: two ``alg`` members read differently by two parsers
-is a classic confusion attack. Payloads are signed bytes, parsed with orjson for speed.
+is a classic confusion attack. An issuer sends the same header every time, so parsed headers
+are remembered (bounded); payloads are signed bytes, parsed with orjson for speed.
 """
 
 import json
@@ -36,25 +37,44 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+_HEADER_CACHE: dict[str, dict[str, Any]] = {}
+_HEADER_CACHE_MAX = 4096
+
+
 def parse_compact(token: str) -> CompactJWS:
     parts = token.split(".")
     if len(parts) != 3:
         raise CompactError("a compact JWS has three dot-separated parts")
     header_b64, payload_b64, signature_b64 = parts
+    header = _HEADER_CACHE.get(header_b64)
+    if header is None:
+        header = _parse_header(header_b64)
     try:
-        header_raw = b64url_decode(header_b64)
-        payload_raw = b64url_decode(payload_b64)
+        payload = orjson.loads(b64url_decode(payload_b64))
         signature = b64url_decode(signature_b64)
     except CryptoError as exc:
         raise CompactError("a part is not canonical base64url") from exc
+    except orjson.JSONDecodeError as exc:
+        raise CompactError("payload is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise CompactError("payload must be a JSON object")
+    signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
+    # Callers may read but must not change the header: it is shared through the cache.
+    return CompactJWS(header, payload, signing_input, signature)
+
+
+def _parse_header(header_b64: str) -> dict[str, Any]:
     try:
-        header = json.loads(header_raw, object_pairs_hook=_reject_duplicates)
-        payload = orjson.loads(payload_raw)
+        header = json.loads(b64url_decode(header_b64), object_pairs_hook=_reject_duplicates)
+    except CryptoError as exc:
+        raise CompactError("header is not canonical base64url") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         if isinstance(exc, CompactError):
             raise
-        raise CompactError("header or payload is not JSON") from exc
-    if not isinstance(header, dict) or not isinstance(payload, dict):
-        raise CompactError("header and payload must be JSON objects")
-    signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
-    return CompactJWS(header, payload, signing_input, signature)
+        raise CompactError("header is not JSON") from exc
+    if not isinstance(header, dict):
+        raise CompactError("header must be a JSON object")
+    if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
+        _HEADER_CACHE.clear()
+    _HEADER_CACHE[header_b64] = header
+    return header

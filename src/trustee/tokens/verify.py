@@ -27,10 +27,11 @@ from typing import Any
 
 from trustee.crypto.address import address_from_public_key
 from trustee.crypto.errors import CryptoError
+from trustee.crypto.keccak import keccak256
 from trustee.crypto.messages import eip191_hash
 from trustee.crypto.secp256k1 import (
     VerifyingKey,
-    es256k_recover_candidates,
+    iter_recovered_keys,
     recover_public_key,
 )
 from trustee.tokens.compact import MAX_TOKEN_BYTES, CompactError, CompactJWS, parse_compact
@@ -192,12 +193,12 @@ def _es256k_signer(jws: CompactJWS, expected: str, key_cache: KeyCache) -> str |
         cached = key_cache.get(expected_lower)
         if cached is not None:
             return expected if cached.verify_digest(rs, digest) else None
-        candidates = es256k_recover_candidates(jws.signing_input, rs)
+        candidates = iter_recovered_keys(digest, rs)
+    expected_raw = expected_lower[2:]
     for public_key in candidates:
-        address = address_from_public_key(public_key)
-        if address.lower() == expected_lower:
+        if keccak256(public_key[1:])[-20:].hex() == expected_raw:
             key_cache.put(expected_lower, VerifyingKey(public_key))
-            return address
+            return expected
     return None
 
 
