@@ -29,7 +29,7 @@ from trustee.crypto.secp256k1 import (
 )
 
 VECTORS = json.loads(
-    (Path(__file__).resolve().parents[3] / "shared" / "vectors" / "secp256k1.json").read_text()
+    (Path(__file__).resolve().parents[1] / "vectors" / "secp256k1.json").read_text()
 )
 
 

@@ -21,7 +21,7 @@ from trustee.crypto.keccak import keccak256
 from trustee.crypto.keystore import decrypt_keystore, encrypt_keystore
 from trustee.crypto.secp256k1 import CURVE_ORDER, generate_private_key, public_key_from_private
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "secp256k1.json"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "secp256k1.json"
 FAST_N = 2**12
 WRONG = "^wrong passphrase or corrupted keystore$"
 

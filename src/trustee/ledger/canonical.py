@@ -1,0 +1,42 @@
+"""The canonical bytes of a JSON value (RFC 8785, JCS), for hashing and signing records.
+
+Two parties that agree on a JSON value must agree on its bytes, or a leaf hash changes when a
+client reorders keys or writes ``1.0`` for ``1``. JCS fixes the bytes: members sorted by UTF-16
+code units, ECMAScript number formatting, minimal string escapes, UTF-8. The serialiser is the
+``rfc8785`` package (Trail of Bits), adapted from the RFC author's reference implementation.
+
+What JCS cannot represent is refused rather than approximated: NaN and infinities, integers
+beyond ±(2^53 − 1) (I-JSON: a double cannot hold them exactly, so two parsers would disagree),
+non-string member names, lone surrogates, and any Python type that is not JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rfc8785
+
+__all__ = ["CanonicalJSONError", "canonical_json"]
+
+
+class CanonicalJSONError(ValueError):
+    """The value has no RFC 8785 form; the message says which part."""
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 bytes of a dict, list, tuple, str, int, float, bool or None, nested freely."""
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.IntegerDomainError as exc:
+        raise CanonicalJSONError(
+            "integer outside ±(2**53 - 1): JSON numbers are doubles; send it as a string"
+        ) from exc
+    except rfc8785.FloatDomainError as exc:
+        raise CanonicalJSONError("NaN and Infinity are not JSON numbers") from exc
+    except rfc8785.CanonicalizationError as exc:
+        raise CanonicalJSONError(f"not a JSON value: {exc}") from exc
+    except UnicodeError as exc:
+        # A lone surrogate in a member name fails while sorting by UTF-16.
+        raise CanonicalJSONError("not a JSON value: a string is not valid Unicode") from exc
+    except RecursionError as exc:
+        raise CanonicalJSONError("not a JSON value: nested too deeply (or cyclic)") from exc

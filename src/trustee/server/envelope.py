@@ -1,0 +1,84 @@
+"""Vault's response shapes: the success envelope and the ``errors`` list, and the mapping of
+every error class to its status in one place."""
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from trustee.crypto.errors import CryptoError
+from trustee.errors import TrusteeError
+
+logger = logging.getLogger("trustee.server")
+
+
+def envelope(
+    data: dict[str, Any] | None = None,
+    *,
+    auth: dict[str, Any] | None = None,
+    warnings: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "request_id": str(uuid.uuid4()),
+        "lease_id": "",
+        "renewable": False,
+        "lease_duration": 0,
+        "data": data,
+        "wrap_info": None,
+        "warnings": warnings,
+        "auth": auth,
+    }
+
+
+def ok(data: dict[str, Any] | None = None, **options: Any) -> ORJSONResponse:
+    return ORJSONResponse(envelope(data, **options))
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+def error_response(status: int, *messages: str) -> ORJSONResponse:
+    # hvac fills its exceptions' errors only for exactly this content type.
+    return ORJSONResponse(
+        {"errors": list(messages)}, status_code=status, media_type="application/json"
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TrusteeError)
+    async def trustee_error(_: Request, exc: TrusteeError) -> ORJSONResponse:
+        return error_response(exc.status, exc.message)
+
+    @app.exception_handler(CryptoError)
+    async def crypto_error(_: Request, exc: CryptoError) -> ORJSONResponse:
+        return error_response(400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+        return error_response(400, *[_describe(error) for error in exc.errors()][:10])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        messages = {404: "unsupported path", 405: "unsupported operation"}
+        return error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> ORJSONResponse:
+        # The type only: messages of unexpected errors may carry request data.
+        logger.error(
+            "internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__
+        )
+        return error_response(500, "internal error")
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    message = error.get("msg", "invalid value")
+    if error.get("type") == "json_invalid":
+        return "request body is not valid JSON"
+    return f"{where}: {message}" if where else message

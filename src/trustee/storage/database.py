@@ -1,0 +1,148 @@
+"""Opening the database: SQLite (embedded default) or PostgreSQL, migrated on open.
+
+SQLite is tuned for an answer that survives a power cut once it is given: WAL journal,
+``synchronous=FULL``, foreign keys on and a busy timeout so concurrent writers wait instead of
+failing. Python's sqlite3 module is told to stay out of transaction handling, and SQLAlchemy's
+``begin`` event issues ``BEGIN`` itself: then DDL is transactional too, and :meth:`Database.begin`
+takes the write lock up front (``BEGIN IMMEDIATE``), which avoids the deadlock two readers hit
+when both try to upgrade to writers.
+
+PostgreSQL goes through psycopg 3; ``postgresql://`` and ``postgres://`` URLs are rewritten
+to ``postgresql+psycopg://``.
+"""
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from trustee.storage.migrations import migrate
+
+BUSY_TIMEOUT_MS = 10_000
+_WRITE = "trustee_write"
+
+
+class Database:
+    """An engine plus the two ways services use it: a write transaction or a plain connection."""
+
+    def __init__(self, engine: Engine, *, serialize: bool = False) -> None:
+        self.engine = engine
+        # One shared in-memory SQLite connection cannot hold two transactions at once, so
+        # users of it take turns; file and PostgreSQL databases use a pool instead.
+        self._turns = threading.RLock() if serialize else None
+
+    @property
+    def dialect_name(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection inside a transaction: committed on normal exit, rolled back on error.
+
+        On SQLite the transaction holds the write lock from its start (``BEGIN IMMEDIATE``).
+        """
+        with self._turn(), self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for reads; it begins a (deferred) transaction on first use."""
+        with self._turn(), self.engine.connect() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        if self._turns is None:
+            yield
+        else:
+            with self._turns:
+                yield
+
+
+def open_database(url: str, *, apply_migrations: bool = True) -> Database:
+    """Open (creating when needed) the database at ``url`` and bring its schema up to date.
+
+    ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``sqlite:///:memory:``
+    (one shared connection, for tests) or ``postgresql://user:pass@host/db``.
+    """
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = _open_sqlite(parsed)
+    elif backend in ("postgresql", "postgres"):
+        database = _open_postgresql(parsed)
+    else:
+        raise ValueError(f"unsupported storage URL scheme {backend!r}: use sqlite or postgresql")
+    if apply_migrations:
+        try:
+            with database.begin() as conn:
+                migrate(conn)
+        except BaseException:
+            database.close()
+            raise
+    return database
+
+
+def _open_sqlite(url: URL) -> Database:
+    path = url.database
+    in_memory = path in (None, "", ":memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if in_memory:
+        url = url.set(database=":memory:")
+        kwargs["poolclass"] = StaticPool
+    else:
+        _prepare_file(Path(path).expanduser())
+    engine = sa.create_engine(url, **kwargs)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return Database(engine, serialize=in_memory)
+
+
+def _prepare_file(path: Path) -> None:
+    """Create the parent folder and the file, readable by its owner only, if they are new."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    if not path.exists():
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # None = autocommit at the driver level: SQLAlchemy's begin event below emits BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _open_postgresql(url: URL) -> Database:
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    return Database(engine)

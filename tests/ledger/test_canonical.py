@@ -1,0 +1,110 @@
+"""RFC 8785 canonical JSON: the RFC's own examples, key order, refusals."""
+
+import json
+import math
+
+import pytest
+
+from trustee.ledger.canonical import CanonicalJSONError, canonical_json
+
+# RFC 8785 §3.2.2: the sample input, as JSON text (escapes kept as the RFC writes them).
+RFC_INPUT = r"""{
+  "numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],
+  "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
+  "literals": [null, true, false]
+}"""
+# RFC 8785 §3.2.4: the canonical UTF-8 bytes of that sample, in hex.
+RFC_OUTPUT_HEX = """
+7b 22 6c 69 74 65 72 61 6c 73 22 3a 5b 6e 75 6c 6c 2c 74 72
+75 65 2c 66 61 6c 73 65 5d 2c 22 6e 75 6d 62 65 72 73 22 3a
+5b 33 33 33 33 33 33 33 33 33 2e 33 33 33 33 33 33 33 2c 31
+65 2b 33 30 2c 34 2e 35 2c 30 2e 30 30 32 2c 31 65 2d 32 37
+5d 2c 22 73 74 72 69 6e 67 22 3a 22 e2 82 ac 24 5c 75 30 30
+30 66 5c 6e 41 27 42 5c 22 5c 5c 5c 5c 5c 22 2f 22 7d
+"""
+
+
+def test_rfc8785_sample_bytes():
+    expected = bytes.fromhex("".join(RFC_OUTPUT_HEX.split()))
+    assert canonical_json(json.loads(RFC_INPUT)) == expected
+    assert expected.decode() == (
+        '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],'
+        '"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+    )
+
+
+def test_rfc8785_sorting_by_utf16_code_units():
+    # RFC 8785 §3.2.3: the sorting example and the order it prescribes.
+    value = json.loads(r"""{
+      "\u20ac": "Euro Sign",
+      "\r": "Carriage Return",
+      "\ufb33": "Hebrew Letter Dalet With Dagesh",
+      "1": "One",
+      "\ud83d\ude00": "Emoji: Grinning Face",
+      "\u0080": "Control",
+      "\u00f6": "Latin Small Letter O With Diaeresis"
+    }""")
+    order = list(json.loads(canonical_json(value)).values())
+    assert order == [
+        "Carriage Return",
+        "One",
+        "Control",
+        "Latin Small Letter O With Diaeresis",
+        "Euro Sign",
+        "Emoji: Grinning Face",  # U+1F600 is D83D DE00 in UTF-16: before U+FB33
+        "Hebrew Letter Dalet With Dagesh",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            {"b": 1, "a": {"d": [3, {"z": None, "y": True}], "c": "x"}},
+            '{"a":{"c":"x","d":[3,{"y":true,"z":null}]},"b":1}',
+        ),
+        ({"": 4, "ab": 1, "aa": 2, "a": 3}, '{"":4,"a":3,"aa":2,"ab":1}'),
+        ("é\u2028\x7f", '"é\u2028\x7f"'),  # no escaping beyond what JSON requires
+        ("\t\b\f\r\x01", '"\\t\\b\\f\\r\\u0001"'),
+        ([1.0, -0.0, 1e21, 1e-7, 2**53 - 1], "[1,0,1e+21,1e-7,9007199254740991]"),
+        ((1, "two"), '[1,"two"]'),
+        ({}, "{}"),
+        ([], "[]"),
+    ],
+)
+def test_canonical_forms(value, expected):
+    assert canonical_json(value) == expected.encode()
+
+
+def test_equal_values_give_equal_bytes():
+    a = {"asset": "car-7", "events": [{"op": "unlock", "km": 48213}], "v": 1}
+    b = json.loads('{"v":1.0,"events":[{"km":48213,"op":"unlock"}],"asset":"car-7"}')
+    assert canonical_json(a) == canonical_json(b)
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (math.nan, "NaN"),
+        ([math.inf], "NaN and Infinity"),
+        (2**53, "2\\*\\*53"),
+        (-(2**60), "2\\*\\*53"),
+        ({1: "x"}, "not a JSON value"),
+        ({"a": 1, 2: "b"}, "not a JSON value"),
+        (b"bytes", "not a JSON value"),
+        ({"s": {1, 2}}, "not a JSON value"),
+        ("\ud800", "not a JSON value"),
+        ({"\udc00": 1}, "valid Unicode"),
+    ],
+)
+def test_refusals(value, fragment):
+    with pytest.raises(CanonicalJSONError, match=fragment):
+        canonical_json(value)
+    assert issubclass(CanonicalJSONError, ValueError)
+
+
+def test_cycles_are_refused():
+    loop: list = []
+    loop.append(loop)
+    with pytest.raises(CanonicalJSONError, match="nested too deeply"):
+        canonical_json(loop)

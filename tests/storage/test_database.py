@@ -1,0 +1,194 @@
+"""The database opens, migrates once, persists and is tuned for durability."""
+
+import os
+import stat
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from trustee.storage import open_database, schema
+from trustee.storage.migrations import MIGRATIONS, current_version, migrate
+
+
+def _url(path):
+    return f"sqlite:///{path}"
+
+
+def _versions(db):
+    with db.connect() as conn:
+        return [row.version for row in conn.execute(sa.select(schema.schema_version))]
+
+
+def test_migrations_apply_once_and_reopen_is_idempotent(tmp_path):
+    path = tmp_path / "trustee.db"
+    db = open_database(_url(path))
+    assert _versions(db) == list(range(1, len(MIGRATIONS) + 1))
+    with db.begin() as conn:
+        assert migrate(conn) == []
+    db.close()
+
+    again = open_database(_url(path))
+    assert _versions(again) == list(range(1, len(MIGRATIONS) + 1))
+    with again.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+    assert {"schema_version", "barrier", "server_tokens", "trustees", "kv_config"} <= tables
+    again.close()
+
+
+def test_file_database_persists_across_reopen(tmp_path):
+    path = tmp_path / "trustee.db"
+    db = open_database(_url(path))
+    with db.begin() as conn:
+        conn.execute(sa.insert(schema.kv_config).values(key="greeting", value="hello"))
+    db.close()
+
+    reopened = open_database(_url(path))
+    with reopened.connect() as conn:
+        value = conn.execute(
+            sa.select(schema.kv_config.c.value).where(schema.kv_config.c.key == "greeting")
+        ).scalar()
+    assert value == "hello"
+    reopened.close()
+
+
+def test_sqlite_is_tuned_for_durability(tmp_path):
+    db = open_database(_url(tmp_path / "trustee.db"))
+    with db.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    assert db.dialect_name == "sqlite"
+    db.close()
+
+
+def test_parent_folder_and_file_are_created_private(tmp_path):
+    path = tmp_path / "deep" / "er" / "trustee.db"
+    db = open_database(_url(path))
+    db.close()
+    assert path.exists()
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_memory_database_shares_one_connection():
+    db = open_database("sqlite:///:memory:")
+    with db.begin() as conn:
+        conn.execute(sa.insert(schema.kv_config).values(key="k", value="v"))
+    with db.connect() as conn:
+        assert conn.execute(sa.select(schema.kv_config.c.value)).scalar() == "v"
+    db.close()
+
+
+def test_transaction_rolls_back_on_error_ddl_included(tmp_path):
+    db = open_database(_url(tmp_path / "trustee.db"))
+    with pytest.raises(RuntimeError), db.begin() as conn:
+        conn.execute(sa.insert(schema.kv_config).values(key="k", value="v"))
+        conn.exec_driver_sql("CREATE TABLE scratch (a INTEGER)")
+        raise RuntimeError("boom")
+    with db.connect() as conn:
+        assert conn.execute(sa.select(schema.kv_config)).all() == []
+        assert not sa.inspect(conn).has_table("scratch")
+    db.close()
+
+
+def test_a_new_step_is_applied_once_and_a_failing_step_leaves_nothing(tmp_path):
+    db = open_database(_url(tmp_path / "trustee.db"))
+    extra = sa.Table("extra", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True))
+
+    def v2(conn):
+        extra.create(conn)
+
+    def v3_broken(conn):
+        conn.exec_driver_sql("CREATE TABLE half_made (a INTEGER)")
+        raise RuntimeError("step failed")
+
+    with db.begin() as conn:
+        assert migrate(conn, (*MIGRATIONS, v2)) == [len(MIGRATIONS) + 1]
+    with db.begin() as conn:
+        assert migrate(conn, (*MIGRATIONS, v2)) == []
+
+    with pytest.raises(RuntimeError, match="step failed"), db.begin() as conn:
+        migrate(conn, (*MIGRATIONS, v2, v3_broken))
+    with db.connect() as conn:
+        assert current_version(conn) == len(MIGRATIONS) + 1
+        assert not sa.inspect(conn).has_table("half_made")
+    db.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "trustee.db"
+    db = open_database(_url(path))
+    with db.begin() as conn:
+        conn.execute(sa.insert(schema.schema_version).values(version=999, applied_time=0.0))
+    db.close()
+    with pytest.raises(RuntimeError, match="newer than this trustee"):
+        open_database(_url(path))
+
+
+def test_concurrent_writers_wait_instead_of_failing(tmp_path):
+    db = open_database(_url(tmp_path / "trustee.db"))
+    errors = []
+
+    def write(worker):
+        try:
+            for index in range(20):
+                with db.begin() as conn:
+                    count = conn.execute(sa.select(sa.func.count()).select_from(schema.kv_config))
+                    conn.execute(
+                        sa.insert(schema.kv_config).values(
+                            key=f"{worker}-{index}", value=str(count.scalar())
+                        )
+                    )
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with db.connect() as conn:
+        assert (
+            conn.execute(sa.select(sa.func.count()).select_from(schema.kv_config)).scalar() == 120
+        )
+    db.close()
+
+
+def test_postgresql_urls_use_psycopg_and_hide_the_password():
+    db = open_database("postgresql://user:hunter2@127.0.0.1:1/db", apply_migrations=False)
+    assert db.engine.url.drivername == "postgresql+psycopg"
+    assert db.dialect_name == "postgresql"
+    assert "hunter2" not in repr(db)
+    db.close()
+
+
+def test_unknown_scheme_is_refused():
+    with pytest.raises(ValueError, match="unsupported storage URL"):
+        open_database("mysql://localhost/db")
+
+
+@pytest.mark.postgres
+def test_postgresql_replicas_migrate_once():
+    url = os.environ.get("TRUSTEE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("set TRUSTEE_TEST_POSTGRES_URL to a scratch PostgreSQL database")
+    errors = []
+
+    def start():
+        try:
+            open_database(url).close()
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    db = open_database(url)
+    assert _versions(db) == list(range(1, len(MIGRATIONS) + 1))
+    db.close()
