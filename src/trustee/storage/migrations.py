@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from trustee.storage import schema
+from trustee.storage import schema, schema_auth, schema_ledger
 
 Migration = Callable[[Connection], None]
 
@@ -36,7 +36,15 @@ def _v1_core(conn: Connection) -> None:
     _create(conn, schema.barrier, schema.server_tokens, schema.trustees, schema.kv_config)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_core,)
+def _v2_ledger(conn: Connection) -> None:
+    _create(conn, *schema_ledger.TABLES)
+
+
+def _v3_auth(conn: Connection) -> None:
+    _create(conn, *schema_auth.TABLES)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_core, _v2_ledger, _v3_auth)
 
 
 def current_version(conn: Connection) -> int:

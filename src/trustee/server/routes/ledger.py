@@ -1,0 +1,5 @@
+"""Routes of this mount; see API.md."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

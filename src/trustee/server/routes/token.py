@@ -1,0 +1,112 @@
+"""``auth/token/``: server tokens (Vault's token store), stored only as hashes."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import ORJSONResponse
+from pydantic import Field
+
+from trustee.auth.token_store import IssuedServerToken, TokenEntry
+from trustee.errors import PermissionDenied
+from trustee.server.envelope import no_content, ok
+from trustee.server.guard import client_token, core_of, requires
+from trustee.server.routes.common import Body
+
+router = APIRouter(tags=["auth/token"])
+
+
+class CreateTokenRequest(Body):
+    policies: list[str] | None = Field(None, max_length=64)
+    ttl: str | int | None = None
+    explicit_max_ttl: str | int | None = None
+    renewable: bool = True
+    display_name: str = Field("token", max_length=128)
+    meta: dict[str, str] | None = None
+    no_parent: bool = False
+
+
+class RenewRequest(Body):
+    increment: str | int | None = None
+
+
+def auth_block(issued: IssuedServerToken) -> dict[str, Any]:
+    return {
+        "client_token": issued.client_token,
+        "accessor": issued.accessor,
+        "policies": issued.policies,
+        "token_policies": issued.policies,
+        "metadata": issued.metadata,
+        "lease_duration": issued.lease_duration,
+        "renewable": issued.renewable,
+        "entity_id": "",
+        "token_type": "service",
+        "orphan": False,
+    }
+
+
+def lookup_data(entry: TokenEntry) -> dict[str, Any]:
+    return {
+        "accessor": entry.accessor,
+        "policies": entry.policies,
+        "meta": entry.metadata,
+        "display_name": entry.display_name,
+        "creation_time": int(entry.created_time),
+        "expire_time": entry.expire_time,
+        "ttl": entry.remaining(),
+        "creation_ttl": entry.ttl,
+        "explicit_max_ttl": entry.explicit_max_ttl,
+        "renewable": entry.renewable,
+        "orphan": entry.parent_accessor is None,
+        "type": "service",
+    }
+
+
+@router.api_route("/auth/token/create", methods=["POST", "PUT"])
+def create_token(
+    request: Request, body: CreateTokenRequest, caller: TokenEntry = requires("update")
+) -> ORJSONResponse:
+    policies = body.policies if body.policies is not None else list(caller.policies)
+    if "root" not in caller.policies and not set(policies) <= set(caller.policies) | {"default"}:
+        # Vault's rule: a child token carries no policy its parent lacks.
+        raise PermissionDenied("child token policies must be a subset of the caller's")
+    issued = core_of(request).tokens.create(
+        policies,
+        ttl=body.ttl,
+        renewable=body.renewable,
+        explicit_max_ttl=body.explicit_max_ttl,
+        metadata=body.meta,
+        display_name=body.display_name,
+        parent_accessor=None if body.no_parent else caller.accessor,
+    )
+    return ok(None, auth=auth_block(issued))
+
+
+@router.api_route("/auth/token/lookup-self", methods=["GET", "POST"])
+def lookup_self(caller: TokenEntry = requires("read")) -> ORJSONResponse:
+    return ok(lookup_data(caller))
+
+
+@router.api_route("/auth/token/renew-self", methods=["POST", "PUT"])
+def renew_self(
+    request: Request, body: RenewRequest | None = None, caller: TokenEntry = requires("update")
+) -> ORJSONResponse:
+    token = client_token(request) or ""
+    increment = body.increment if body is not None else None
+    entry = core_of(request).tokens.renew(token, increment)
+    return ok(
+        None,
+        auth={
+            "accessor": entry.accessor,
+            "policies": entry.policies,
+            "token_policies": entry.policies,
+            "metadata": entry.metadata,
+            "lease_duration": entry.remaining(),
+            "renewable": entry.renewable,
+        },
+    )
+
+
+@router.api_route("/auth/token/revoke-self", methods=["POST", "PUT"], status_code=204)
+def revoke_self(request: Request, _: TokenEntry = requires("update")):
+    core_of(request).tokens.revoke(client_token(request) or "")
+    return no_content()

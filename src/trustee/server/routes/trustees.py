@@ -1,0 +1,213 @@
+"""``trustee/``: named secp256k1 identities, their tokens and signatures (API.md §3, §4)."""
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import ORJSONResponse
+from pydantic import Field
+
+from trustee.crypto.encoding import hex_decode
+from trustee.crypto.jwk import secp256k1_jwk
+from trustee.custody.trustees import TrusteeInfo, decode_data, verify_signature
+from trustee.errors import InvalidRequest, NotFound
+from trustee.server.envelope import no_content, ok
+from trustee.server.guard import core_of, requires
+from trustee.server.routes.common import Body
+from trustee.tokens import TrustList, verify_token
+
+router = APIRouter(tags=["trustee"])
+
+Encoding = Literal["utf8", "hex", "base64"]
+Scheme = Literal["eip191", "keccak256", "eip712"]
+
+
+class CreateTrustee(Body):
+    metadata: dict[str, Any] | None = None
+
+
+class ImportTrustee(Body):
+    keystore: dict[str, Any] | str | None = None
+    passphrase: str | None = Field(None, max_length=1024)
+    private_key: str | None = Field(None, max_length=130)
+    metadata: dict[str, Any] | None = None
+
+
+class ExportTrustee(Body):
+    passphrase: str = Field(min_length=1, max_length=1024)
+
+
+class Claim(Body):
+    claims: dict[str, Any] | None = None
+    subject: str | None = Field(None, max_length=1024)
+    audience: str | list[str] | None = None
+    ttl: str | int = "1h"
+    not_before: int | None = None
+    legacy_eth_claim: bool = False
+
+
+class Sign(Body):
+    data: str | dict[str, Any]
+    encoding: Encoding = "utf8"
+    scheme: Scheme = "eip191"
+
+
+class VerifySignature(Sign):
+    signature: str = Field(max_length=200)
+
+
+class VerifyToken(Body):
+    token: str = Field(max_length=64 * 1024)
+    audience: str | None = Field(None, max_length=1024)
+    trusted: list[str] | None = Field(None, max_length=10_000)
+    trust_list: str | None = Field(None, max_length=128)
+    leeway: float = Field(60, ge=0, le=86_400)
+
+
+def trustee_data(info: TrusteeInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "address": info.address,
+        "public_key": info.public_key,
+        "created_time": info.created_time,
+        "metadata": info.metadata,
+    }
+
+
+def _payload(body: Sign) -> bytes | dict[str, Any]:
+    if body.scheme == "eip712":
+        if not isinstance(body.data, dict):
+            raise InvalidRequest("eip712 data must be the typed-data object")
+        return body.data
+    if not isinstance(body.data, str):
+        raise InvalidRequest("data must be a string in the given encoding")
+    return decode_data(body.data, body.encoding)
+
+
+@router.get("/trustee/trustees")
+def list_trustees(request: Request, _=requires("list")) -> ORJSONResponse:
+    return ok({"keys": core_of(request).trustees.list_names()})
+
+
+@router.api_route("/trustee/trustees/{name}", methods=["POST", "PUT"])
+def create_trustee(
+    request: Request, name: str, body: CreateTrustee | None = None, _=requires("create")
+) -> ORJSONResponse:
+    info = core_of(request).trustees.create(name, body.metadata if body else None)
+    return ok(trustee_data(info))
+
+
+@router.get("/trustee/trustees/{name}")
+def read_trustee(request: Request, name: str, _=requires("read")) -> ORJSONResponse:
+    return ok(trustee_data(core_of(request).trustees.read(name)))
+
+
+@router.delete("/trustee/trustees/{name}", status_code=204)
+def delete_trustee(request: Request, name: str, _=requires("delete")):
+    core_of(request).trustees.delete(name)
+    return no_content()
+
+
+@router.api_route("/trustee/import/{name}", methods=["POST", "PUT"])
+def import_trustee(
+    request: Request, name: str, body: ImportTrustee, _=requires("create")
+) -> ORJSONResponse:
+    service = core_of(request).trustees
+    if (body.keystore is None) == (body.private_key is None):
+        raise InvalidRequest("give either keystore (with passphrase) or private_key")
+    if body.keystore is not None:
+        if body.passphrase is None:
+            raise InvalidRequest("a keystore needs its passphrase")
+        info = service.import_keystore(name, body.keystore, body.passphrase, body.metadata)
+    else:
+        info = service.import_private_key(name, body.private_key or "", body.metadata)
+    return ok(trustee_data(info))
+
+
+@router.api_route("/trustee/trustees/{name}/export", methods=["POST", "PUT"])
+def export_trustee(
+    request: Request, name: str, body: ExportTrustee, _=requires("update", "sudo")
+) -> ORJSONResponse:
+    return ok({"keystore": core_of(request).trustees.export_keystore(name, body.passphrase)})
+
+
+@router.api_route("/trustee/trustees/{name}/claim", methods=["POST", "PUT"])
+def claim(request: Request, name: str, body: Claim, _=requires("update")) -> ORJSONResponse:
+    issued = core_of(request).trustees.claim(
+        name,
+        claims=body.claims,
+        subject=body.subject,
+        audience=body.audience,
+        ttl=body.ttl,
+        not_before=body.not_before,
+        legacy_eth_claim=body.legacy_eth_claim,
+    )
+    return ok({"jwt": issued.jwt, "claims": issued.claims})
+
+
+@router.api_route("/trustee/trustees/{name}/sign", methods=["POST", "PUT"])
+def sign(request: Request, name: str, body: Sign, _=requires("update")) -> ORJSONResponse:
+    result = core_of(request).trustees.sign(name, _payload(body), body.scheme)
+    return ok({"signature": result.signature, "hash": result.hash, "address": result.address})
+
+
+@router.get("/trustee/names")
+def list_names(request: Request, _=requires("list")) -> ORJSONResponse:
+    return ok({"keys": core_of(request).trustees.list_names()})
+
+
+@router.get("/trustee/names/{name}")
+def read_name(request: Request, name: str, _=requires("read")) -> ORJSONResponse:
+    return ok(trustee_data(core_of(request).trustees.read(name)))
+
+
+@router.api_route("/trustee/names/{name}/verify", methods=["POST", "PUT"])
+def verify_by_name(
+    request: Request, name: str, body: VerifySignature, _=requires("update")
+) -> ORJSONResponse:
+    result = core_of(request).trustees.verify(name, _payload(body), body.scheme, body.signature)
+    return ok(
+        {"verified": result.verified, "address": result.address, "recovered": result.recovered}
+    )
+
+
+@router.get("/trustee/addresses")
+def list_addresses(request: Request, _=requires("list")) -> ORJSONResponse:
+    return ok({"keys": core_of(request).trustees.list_addresses()})
+
+
+@router.get("/trustee/addresses/{address}")
+def read_address(request: Request, address: str, _=requires("read")) -> ORJSONResponse:
+    info = core_of(request).trustees.read_address(address)
+    public_key = hex_decode(info.public_key)
+    return ok(
+        {
+            "address": info.address,
+            "names": info.names,
+            "public_key": info.public_key,
+            "jwk": secp256k1_jwk(public_key, kid=info.address),
+        }
+    )
+
+
+@router.api_route("/trustee/addresses/{address}/verify", methods=["POST", "PUT"])
+def verify_by_address(address: str, body: VerifySignature, _=requires("update")) -> ORJSONResponse:
+    result = verify_signature(address, _payload(body), body.scheme, body.signature)
+    return ok(
+        {"verified": result.verified, "address": result.address, "recovered": result.recovered}
+    )
+
+
+@router.api_route("/trustee/verify", methods=["POST", "PUT"])
+def verify(request: Request, body: VerifyToken) -> ORJSONResponse:
+    """No token needed: anyone may ask whether a token is valid (API.md §4)."""
+    if body.trusted is not None and body.trust_list is not None:
+        raise InvalidRequest("give trusted or trust_list, not both")
+    trusted = TrustList(body.trusted) if body.trusted is not None else None
+    if body.trust_list is not None:
+        lookup = getattr(core_of(request), "trust_list", None)
+        if lookup is None:
+            raise NotFound(f"no trust list {body.trust_list!r}")
+        trusted = lookup(body.trust_list)
+    result = verify_token(body.token, trusted=trusted, audience=body.audience, leeway=body.leeway)
+    return ok(result.to_dict())
+
