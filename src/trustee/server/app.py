@@ -1,11 +1,10 @@
 """The ASGI application: Vault-compatible routes over one :class:`~trustee.core.Core`."""
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from trustee import __version__
 from trustee.core import Core
-from trustee.server.envelope import install_error_handlers
+from trustee.server.envelope import ORJSONResponse, install_error_handlers
 from trustee.server.middleware import BodyLimitMiddleware, ListMethodMiddleware
 from trustee.server.routes import auth_trustee, ledger, sys, token, trustees
 

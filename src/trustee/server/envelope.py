@@ -5,15 +5,23 @@ import logging
 import uuid
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trustee.crypto.errors import CryptoError
 from trustee.errors import TrusteeError
 
 logger = logging.getLogger("trustee.server")
+
+
+class ORJSONResponse(JSONResponse):
+    """JSON rendered by orjson: the envelope is on every hot path."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def envelope(

@@ -8,12 +8,11 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import Field
 
 from trustee import __version__
 from trustee.secret import Secret
-from trustee.server.envelope import envelope, no_content
+from trustee.server.envelope import ORJSONResponse, envelope, no_content
 from trustee.server.guard import core_of, requires
 from trustee.server.routes.common import Body
 

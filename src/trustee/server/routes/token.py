@@ -3,12 +3,11 @@
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import Field
 
 from trustee.auth.token_store import IssuedServerToken, TokenEntry
 from trustee.errors import PermissionDenied
-from trustee.server.envelope import no_content, ok
+from trustee.server.envelope import ORJSONResponse, no_content, ok
 from trustee.server.guard import client_token, core_of, requires
 from trustee.server.routes.common import Body
 

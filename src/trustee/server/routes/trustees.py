@@ -3,14 +3,13 @@
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import Field
 
 from trustee.crypto.encoding import hex_decode
 from trustee.crypto.jwk import secp256k1_jwk
 from trustee.custody.trustees import TrusteeInfo, decode_data, verify_signature
 from trustee.errors import InvalidRequest, NotFound
-from trustee.server.envelope import no_content, ok
+from trustee.server.envelope import ORJSONResponse, no_content, ok
 from trustee.server.guard import core_of, requires
 from trustee.server.routes.common import Body
 from trustee.tokens import TrustList, verify_token
@@ -210,4 +209,3 @@ def verify(request: Request, body: VerifyToken) -> ORJSONResponse:
         trusted = lookup(body.trust_list)
     result = verify_token(body.token, trusted=trusted, audience=body.audience, leeway=body.leeway)
     return ok(result.to_dict())
-
