@@ -3,6 +3,7 @@
 import typer
 
 from trustee.cli import keys
+from trustee.cli.server import server_command
 from trustee.cli.verify import verify_command
 
 app = typer.Typer(
@@ -14,6 +15,7 @@ app = typer.Typer(
 )
 app.command("verify")(verify_command)
 app.add_typer(keys.app, name="keys")
+app.command("server")(server_command)
 
 
 def main() -> None:
