@@ -1,6 +1,8 @@
 """``trustee server``: the HTTP API under uvicorn (h11: httptools rejects Vault's LIST verb)."""
 
 import os
+import signal
+import sys
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +18,10 @@ from trustee.secret import Secret
 from trustee.server import create_app
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    sys.exit(0)
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -102,7 +108,10 @@ def server_command(
             server_header=False,
         )
     )
+    # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal: let that
+    # re-raise end the process with status 0, as a completed graceful shutdown should.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
-        server.run()  # SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit
+        server.run()
     finally:
         core.close()

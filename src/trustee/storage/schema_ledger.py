@@ -1,8 +1,94 @@
-"""Tables of the signed-records ledger (migration 2): assets, key history, events, the log."""
+"""Tables of the signed-records ledger (migration 2): assets, key history, events, the log.
 
-import sqlalchemy as sa  # noqa: F401
+The log is stored as RFC 9162 *complete subtrees* (see :mod:`trustee.ledger.merkle`): a node
+``(level, node_index)`` is written once, when the tree first covers its leaves, and never
+changes. ``ledger_log_state`` holds the current size and root; the events table holds each
+leaf's exact bytes (``entry``), so anyone can recompute every hash from what the API serves.
+"""
 
-from trustee.storage.schema import metadata  # noqa: F401
+import sqlalchemy as sa
+
+from trustee.storage.schema import metadata
+
+ledger_assets = sa.Table(
+    "ledger_assets",
+    metadata,
+    sa.Column("uuid", sa.String(36), primary_key=True),
+    sa.Column("attributes", sa.Text, nullable=False),
+    sa.Column("require_signature", sa.Boolean, nullable=False),
+    sa.Column("created_time", sa.Float, nullable=False, index=True),
+    sa.Column("principal", sa.Text, nullable=False),
+)
+"""Assets; ``attributes`` and ``principal`` are JSON text (the creator, never a token)."""
+
+ledger_asset_keys = sa.Table(
+    "ledger_asset_keys",
+    metadata,
+    sa.Column("asset_uuid", sa.String(36), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("alg", sa.String(16), nullable=False),
+    sa.Column("public_key", sa.Text, nullable=False),
+    sa.Column("valid_from", sa.Float, nullable=False),
+    sa.Column("valid_from_index", sa.BigInteger, nullable=False),
+)
+"""Device key history: key ``seq`` checks every event with ``log_index >= valid_from_index``
+until the next key's ``valid_from_index``. ``public_key`` is canonical (see crypto.device)."""
+
+ledger_events = sa.Table(
+    "ledger_events",
+    metadata,
+    sa.Column("uuid", sa.String(36), primary_key=True),
+    sa.Column("asset_uuid", sa.String(36), nullable=False),
+    sa.Column("log_index", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("entry", sa.LargeBinary, nullable=False),
+    sa.Column("timestamp_accepted", sa.Float, nullable=False, index=True),
+    sa.Column("operation", sa.String(256), nullable=False),
+    sa.Column("behaviour", sa.String(256), nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Index("ix_ledger_events_asset_log_index", "asset_uuid", "log_index"),
+)
+"""Events; ``entry`` is the RFC 8785 bytes of the record, i.e. the log leaf. ``verdict`` and
+``reason`` are the check made at acceptance, kept for listing; verification recomputes them."""
+
+ledger_log_nodes = sa.Table(
+    "ledger_log_nodes",
+    metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("node_index", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+)
+"""Complete perfect subtrees of the log: insert-only."""
+
+ledger_log_state = sa.Table(
+    "ledger_log_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("updated_time", sa.Float, nullable=False),
+    sa.CheckConstraint("id = 1", name="ledger_log_state_singleton"),
+)
+"""The log's size and root; appenders lock this row (PostgreSQL) or the database (SQLite)."""
+
+ledger_log_key = sa.Table(
+    "ledger_log_key",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("origin", sa.String(255), nullable=False),
+    sa.Column("public_key", sa.LargeBinary(32), nullable=False),
+    sa.Column("sealed_seed", sa.LargeBinary, nullable=False),
+    sa.Column("created_time", sa.Float, nullable=False),
+    sa.CheckConstraint("id = 1", name="ledger_log_key_singleton"),
+)
+"""The log's Ed25519 checkpoint key: the seed sealed by the barrier (``trustee:log-key:v1``)."""
 
 #: Created by migration 2, in this order.
-TABLES: tuple[sa.Table, ...] = ()
+TABLES: tuple[sa.Table, ...] = (
+    ledger_assets,
+    ledger_asset_keys,
+    ledger_events,
+    ledger_log_nodes,
+    ledger_log_state,
+    ledger_log_key,
+)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 
 from trustee.auth.token_store import IssuedServerToken, TokenEntry
-from trustee.errors import PermissionDenied
+from trustee.errors import InvalidRequest, PermissionDenied
 from trustee.server.envelope import ORJSONResponse, no_content, ok
 from trustee.server.guard import client_token, core_of, requires
 from trustee.server.routes.common import Body
@@ -22,6 +22,9 @@ class CreateTokenRequest(Body):
     display_name: str = Field("token", max_length=128)
     meta: dict[str, str] | None = None
     no_parent: bool = False
+    no_default_policy: bool = False
+    num_uses: int = Field(0, ge=0, description="Only 0 (unlimited) is supported.")
+    type: str | None = Field(None, pattern="^(service|default)$")
 
 
 class RenewRequest(Body):
@@ -65,6 +68,10 @@ def create_token(
     request: Request, body: CreateTokenRequest, caller: TokenEntry = requires("update")
 ) -> ORJSONResponse:
     policies = body.policies if body.policies is not None else list(caller.policies)
+    if body.num_uses:
+        raise InvalidRequest("num_uses is not supported; use a ttl")
+    if not body.no_default_policy and "root" not in policies:
+        policies = [*policies, "default"]
     if "root" not in caller.policies and not set(policies) <= set(caller.policies) | {"default"}:
         # Vault's rule: a child token carries no policy its parent lacks.
         raise PermissionDenied("child token policies must be a subset of the caller's")
