@@ -18,5 +18,13 @@ app.add_typer(keys.app, name="keys")
 app.command("server")(server_command)
 
 
+@app.command("demo")
+def demo() -> None:
+    """Run the whole story on an embedded server and say GOOD / BAD for each record."""
+    from trustee.cli.demo import run_demo
+
+    raise typer.Exit(run_demo())
+
+
 def main() -> None:
     app()
