@@ -1,5 +1,230 @@
-"""Routes of this mount; see API.md."""
+"""``ledger/``: assets, device-signed events and the transparency log (API.md §6)."""
 
-from fastapi import APIRouter
+import base64
+import threading
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+from pydantic import Field
+
+from trustee.auth.token_store import TokenEntry
+from trustee.errors import InvalidRequest
+from trustee.ledger.service import EventRequest, LedgerService
+from trustee.server.envelope import ORJSONResponse, ok
+from trustee.server.guard import core_of, requires
+from trustee.server.routes.common import Body, is_list
+
+router = APIRouter(tags=["ledger"])
+
+_create_lock = threading.Lock()
+_RESERVED_QUERY = {"list", "page_size", "next_page_token", "page_token"}
+
+
+def ledger_of(request: Request) -> LedgerService:
+    """The app's ledger service, made on first use over the core's database and barrier."""
+    service = getattr(request.app.state, "ledger", None)
+    if service is None:
+        with _create_lock:
+            service = getattr(request.app.state, "ledger", None)
+            if service is None:
+                core = core_of(request)
+                service = getattr(core, "ledger", None) or LedgerService(core.db, core.barrier)
+                request.app.state.ledger = service
+    return service
+
+
+def principal(entry: TokenEntry) -> dict[str, Any]:
+    """Who posted, as recorded in the log: the token's accessor and display name, never the token."""
+    return {"accessor": entry.accessor, "display_name": entry.display_name}
+
+
+class DeviceKeyBody(Body):
+    alg: str = Field(max_length=16)
+    public_key: str | dict[str, Any]
+
+
+class CreateAsset(Body):
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    device_key: DeviceKeyBody | None = None
+    require_signature: bool = False
+
+
+class RotateKey(Body):
+    device_key: DeviceKeyBody
+
+
+class PostEvent(Body):
+    operation: str = Field("Record", max_length=256)
+    behaviour: str = Field("RecordEvidence", max_length=256)
+    event_attributes: dict[str, Any] = Field(default_factory=dict)
+    asset_attributes: dict[str, Any] = Field(default_factory=dict)
+    timestamp_declared: str | None = Field(None, max_length=64)
+    principal_declared: dict[str, Any] | None = None
+
+
+def _int(request: Request, name: str, default: int | None = None) -> int | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InvalidRequest(f"{name} must be an integer") from exc
+
+
+def _required_int(request: Request, name: str) -> int:
+    value = _int(request, name)
+    if value is None:
+        raise InvalidRequest(f"{name} is required")
+    return value
+
+
+# --- assets --------------------------------------------------------------------------------
+
+
+@router.api_route("/ledger/assets", methods=["POST", "PUT"])
+def create_asset(
+    request: Request, body: CreateAsset, entry: TokenEntry = requires("create")
+) -> ORJSONResponse:
+    asset = ledger_of(request).create_asset(
+        body.attributes,
+        body.device_key.model_dump() if body.device_key else None,
+        require_signature=body.require_signature,
+        principal=principal(entry),
+    )
+    return ok(asset)
+
+
+@router.get("/ledger/assets")
+def list_assets(request: Request, _: TokenEntry = requires("list")) -> ORJSONResponse:
+    keys, token = ledger_of(request).list_assets(
+        page_size=_int(request, "page_size", 100) or 100,
+        page_token=request.query_params.get("next_page_token")
+        or request.query_params.get("page_token"),
+    )
+    return ok({"keys": keys, "next_page_token": token})
+
+
+@router.get("/ledger/assets/{asset}")
+def read_asset(request: Request, asset: str, _: TokenEntry = requires("read")) -> ORJSONResponse:
+    return ok(ledger_of(request).read_asset(asset))
+
+
+@router.api_route("/ledger/assets/{asset}/keys", methods=["POST", "PUT"])
+def rotate_key(
+    request: Request, asset: str, body: RotateKey, _: TokenEntry = requires("update")
+) -> ORJSONResponse:
+    return ok(ledger_of(request).rotate_key(asset, body.device_key.model_dump()))
+
+
+@router.api_route("/ledger/assets/{asset}/verify", methods=["GET", "POST", "PUT"])
+def verify_asset(request: Request, asset: str, _: TokenEntry = requires("read")) -> ORJSONResponse:
+    return ok(ledger_of(request).verify_asset(asset))
+
+
+@router.get("/ledger/assets/{asset}/bundle")
+def bundle(request: Request, asset: str, _: TokenEntry = requires("read")) -> ORJSONResponse:
+    return ok(ledger_of(request).bundle(asset, older_size=_int(request, "older_size")))
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+@router.api_route("/ledger/assets/{asset}/events", methods=["POST", "PUT"])
+def post_event(
+    request: Request, asset: str, body: PostEvent, entry: TokenEntry = requires("create")
+) -> ORJSONResponse:
+    record = ledger_of(request).post_event(
+        EventRequest(
+            asset_uuid=asset,
+            event_attributes=body.event_attributes,
+            asset_attributes=body.asset_attributes,
+            operation=body.operation,
+            behaviour=body.behaviour,
+            timestamp_declared=body.timestamp_declared,
+            principal_declared=body.principal_declared,
+            principal_accepted=principal(entry),
+        )
+    )
+    return ok(record)
+
+
+@router.get("/ledger/assets/{asset}/events")
+def list_events(request: Request, asset: str, _: TokenEntry = requires("read")) -> ORJSONResponse:
+    """Filters: ``event_attributes.K=v`` (or ``attr.K=v``), ``asset_attributes.K=v``,
+    ``operation``, ``behaviour``, ``since``/``before`` (RFC 3339 or unix seconds); paging with
+    ``page_size`` and ``next_page_token``. ``assets/-/events`` lists every asset's events."""
+    query = request.query_params
+    attributes: dict[str, str] = {}
+    asset_attributes: dict[str, str] = {}
+    for name, value in query.multi_items():
+        if name.startswith("event_attributes."):
+            attributes[name.removeprefix("event_attributes.")] = value
+        elif name.startswith("attr."):
+            attributes[name.removeprefix("attr.")] = value
+        elif name.startswith("asset_attributes."):
+            asset_attributes[name.removeprefix("asset_attributes.")] = value
+    events, token = ledger_of(request).list_events(
+        None if asset == "-" else asset,
+        attributes=attributes,
+        asset_attributes=asset_attributes,
+        operation=query.get("operation"),
+        behaviour=query.get("behaviour"),
+        since=query.get("since") or query.get("timestamp_accepted_since"),
+        before=query.get("before") or query.get("timestamp_accepted_before"),
+        page_size=_int(request, "page_size", 100) or 100,
+        page_token=query.get("next_page_token") or query.get("page_token"),
+    )
+    if is_list(request):
+        keys = [event["identity"].rsplit("/", 1)[-1] for event in events]
+        return ok({"keys": keys, "next_page_token": token})
+    return ok({"events": events, "next_page_token": token})
+
+
+@router.get("/ledger/events/{event}")
+def read_event(request: Request, event: str, _: TokenEntry = requires("read")) -> ORJSONResponse:
+    return ok(ledger_of(request).read_event(event))
+
+
+@router.api_route("/ledger/events/{event}/verify", methods=["GET", "POST", "PUT"])
+def verify_event(request: Request, event: str, _: TokenEntry = requires("read")) -> ORJSONResponse:
+    return ok(ledger_of(request).verify_event(event))
+
+
+# --- log -----------------------------------------------------------------------------------
+
+
+@router.get("/ledger/log/checkpoint")
+def checkpoint(request: Request, _: TokenEntry = requires("read")) -> ORJSONResponse:
+    return ok(ledger_of(request).checkpoint())
+
+
+@router.get("/ledger/log/proof/inclusion")
+def inclusion_proof(request: Request, _: TokenEntry = requires("read")) -> ORJSONResponse:
+    return ok(
+        ledger_of(request).inclusion_proof(_required_int(request, "index"), _int(request, "size"))
+    )
+
+
+@router.get("/ledger/log/proof/consistency")
+def consistency_proof(request: Request, _: TokenEntry = requires("read")) -> ORJSONResponse:
+    return ok(
+        ledger_of(request).consistency_proof(
+            _required_int(request, "first"), _int(request, "second")
+        )
+    )
+
+
+@router.get("/ledger/log/entries")
+def entries(request: Request, _: TokenEntry = requires("read")) -> ORJSONResponse:
+    start = _required_int(request, "start")
+    end = _required_int(request, "end")
+    leaves = ledger_of(request).entries(start, end)
+    encoded = [base64.b64encode(leaf).decode("ascii") for leaf in leaves]
+    return ok({"start": start, "end": start + len(encoded), "entries": encoded})
+
+
+@router.get("/ledger/log/public-key")
+def public_key(request: Request, _: TokenEntry = requires("read")) -> ORJSONResponse:
+    service = ledger_of(request)
+    return ok({"key": service.public_key(), "origin": service.origin})

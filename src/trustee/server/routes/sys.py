@@ -14,7 +14,7 @@ from trustee import __version__
 from trustee.secret import Secret
 from trustee.server.envelope import ORJSONResponse, envelope, no_content
 from trustee.server.guard import core_of, requires
-from trustee.server.routes.common import Body
+from trustee.server.routes.common import Body, write
 
 router = APIRouter(tags=["sys"])
 
@@ -67,7 +67,7 @@ def read_init(request: Request) -> ORJSONResponse:
     return _flat({"initialized": core_of(request).barrier.initialized})
 
 
-@router.api_route("/sys/init", methods=["POST", "PUT"])
+@write(router, "/sys/init")
 def initialize(request: Request, body: InitRequest) -> ORJSONResponse:
     result = core_of(request).initialize(body.secret_shares, body.secret_threshold)
     return _flat({"keys": result.keys, "keys_base64": [], "root_token": result.root_token})
@@ -78,7 +78,7 @@ def seal_status(request: Request) -> ORJSONResponse:
     return _flat(_seal_status(request))
 
 
-@router.api_route("/sys/unseal", methods=["POST", "PUT"])
+@write(router, "/sys/unseal")
 def unseal(request: Request, body: UnsealRequest) -> ORJSONResponse:
     barrier = core_of(request).barrier
     if body.reset:
@@ -88,7 +88,7 @@ def unseal(request: Request, body: UnsealRequest) -> ORJSONResponse:
     return _flat(_seal_status(request))
 
 
-@router.api_route("/sys/seal", methods=["POST", "PUT"], status_code=204)
+@write(router, "/sys/seal", status_code=204)
 def seal(request: Request, _=requires("update", "sudo")):
     core_of(request).barrier.seal()
     return no_content()

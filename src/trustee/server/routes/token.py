@@ -9,7 +9,7 @@ from trustee.auth.token_store import IssuedServerToken, TokenEntry
 from trustee.errors import InvalidRequest, PermissionDenied
 from trustee.server.envelope import ORJSONResponse, no_content, ok
 from trustee.server.guard import client_token, core_of, requires
-from trustee.server.routes.common import Body
+from trustee.server.routes.common import Body, write
 
 router = APIRouter(tags=["auth/token"])
 
@@ -63,7 +63,7 @@ def lookup_data(entry: TokenEntry) -> dict[str, Any]:
     }
 
 
-@router.api_route("/auth/token/create", methods=["POST", "PUT"])
+@write(router, "/auth/token/create")
 def create_token(
     request: Request, body: CreateTokenRequest, caller: TokenEntry = requires("update")
 ) -> ORJSONResponse:
@@ -87,12 +87,13 @@ def create_token(
     return ok(None, auth=auth_block(issued))
 
 
-@router.api_route("/auth/token/lookup-self", methods=["GET", "POST"])
+@router.get("/auth/token/lookup-self")
+@router.post("/auth/token/lookup-self", include_in_schema=False)
 def lookup_self(caller: TokenEntry = requires("read")) -> ORJSONResponse:
     return ok(lookup_data(caller))
 
 
-@router.api_route("/auth/token/renew-self", methods=["POST", "PUT"])
+@write(router, "/auth/token/renew-self")
 def renew_self(
     request: Request, body: RenewRequest | None = None, caller: TokenEntry = requires("update")
 ) -> ORJSONResponse:
@@ -112,7 +113,7 @@ def renew_self(
     )
 
 
-@router.api_route("/auth/token/revoke-self", methods=["POST", "PUT"], status_code=204)
+@write(router, "/auth/token/revoke-self", status_code=204)
 def revoke_self(request: Request, _: TokenEntry = requires("update")):
     core_of(request).tokens.revoke(client_token(request) or "")
     return no_content()

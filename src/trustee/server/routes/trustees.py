@@ -11,7 +11,7 @@ from trustee.custody.trustees import TrusteeInfo, decode_data, verify_signature
 from trustee.errors import InvalidRequest, NotFound
 from trustee.server.envelope import ORJSONResponse, no_content, ok
 from trustee.server.guard import core_of, requires
-from trustee.server.routes.common import Body
+from trustee.server.routes.common import Body, write
 from trustee.tokens import TrustList, verify_token
 
 router = APIRouter(tags=["trustee"])
@@ -87,7 +87,7 @@ def list_trustees(request: Request, _=requires("list")) -> ORJSONResponse:
     return ok({"keys": core_of(request).trustees.list_names()})
 
 
-@router.api_route("/trustee/trustees/{name}", methods=["POST", "PUT"])
+@write(router, "/trustee/trustees/{name}")
 def create_trustee(
     request: Request, name: str, body: CreateTrustee | None = None, _=requires("create")
 ) -> ORJSONResponse:
@@ -106,7 +106,7 @@ def delete_trustee(request: Request, name: str, _=requires("delete")):
     return no_content()
 
 
-@router.api_route("/trustee/import/{name}", methods=["POST", "PUT"])
+@write(router, "/trustee/import/{name}")
 def import_trustee(
     request: Request, name: str, body: ImportTrustee, _=requires("create")
 ) -> ORJSONResponse:
@@ -122,14 +122,14 @@ def import_trustee(
     return ok(trustee_data(info))
 
 
-@router.api_route("/trustee/trustees/{name}/export", methods=["POST", "PUT"])
+@write(router, "/trustee/trustees/{name}/export")
 def export_trustee(
     request: Request, name: str, body: ExportTrustee, _=requires("update", "sudo")
 ) -> ORJSONResponse:
     return ok({"keystore": core_of(request).trustees.export_keystore(name, body.passphrase)})
 
 
-@router.api_route("/trustee/trustees/{name}/claim", methods=["POST", "PUT"])
+@write(router, "/trustee/trustees/{name}/claim")
 def claim(request: Request, name: str, body: Claim, _=requires("update")) -> ORJSONResponse:
     issued = core_of(request).trustees.claim(
         name,
@@ -143,7 +143,7 @@ def claim(request: Request, name: str, body: Claim, _=requires("update")) -> ORJ
     return ok({"jwt": issued.jwt, "claims": issued.claims})
 
 
-@router.api_route("/trustee/trustees/{name}/sign", methods=["POST", "PUT"])
+@write(router, "/trustee/trustees/{name}/sign")
 def sign(request: Request, name: str, body: Sign, _=requires("update")) -> ORJSONResponse:
     result = core_of(request).trustees.sign(name, _payload(body), body.scheme)
     return ok({"signature": result.signature, "hash": result.hash, "address": result.address})
@@ -159,7 +159,7 @@ def read_name(request: Request, name: str, _=requires("read")) -> ORJSONResponse
     return ok(trustee_data(core_of(request).trustees.read(name)))
 
 
-@router.api_route("/trustee/names/{name}/verify", methods=["POST", "PUT"])
+@write(router, "/trustee/names/{name}/verify")
 def verify_by_name(
     request: Request, name: str, body: VerifySignature, _=requires("update")
 ) -> ORJSONResponse:
@@ -188,7 +188,7 @@ def read_address(request: Request, address: str, _=requires("read")) -> ORJSONRe
     )
 
 
-@router.api_route("/trustee/addresses/{address}/verify", methods=["POST", "PUT"])
+@write(router, "/trustee/addresses/{address}/verify")
 def verify_by_address(address: str, body: VerifySignature, _=requires("update")) -> ORJSONResponse:
     result = verify_signature(address, _payload(body), body.scheme, body.signature)
     return ok(
@@ -196,7 +196,7 @@ def verify_by_address(address: str, body: VerifySignature, _=requires("update"))
     )
 
 
-@router.api_route("/trustee/verify", methods=["POST", "PUT"])
+@write(router, "/trustee/verify")
 def verify(request: Request, body: VerifyToken) -> ORJSONResponse:
     """No token needed: anyone may ask whether a token is valid (API.md §4)."""
     if body.trusted is not None and body.trust_list is not None:
