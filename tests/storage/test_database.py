@@ -171,10 +171,8 @@ def test_unknown_scheme_is_refused():
 
 
 @pytest.mark.postgres
-def test_postgresql_replicas_migrate_once():
-    url = os.environ.get("TRUSTEE_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("set TRUSTEE_TEST_POSTGRES_URL to a scratch PostgreSQL database")
+def test_postgresql_replicas_migrate_once(postgres_url):
+    url = postgres_url
     errors = []
 
     def start():
