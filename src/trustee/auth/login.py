@@ -13,10 +13,12 @@ The checks, in order (each refusal carries a reason code):
 5. the ``jti`` of this issuer was never accepted before (``replayed``): it is recorded until
    ``exp`` plus the leeway, in one insert that fails on a duplicate, so two replicas cannot
    both accept it;
-6. a server token is issued with the role's policies and TTLs; its metadata holds the mapped
+6. a server token is issued with the role's policies (plus ``default``, as Vault adds it) and
+   TTLs; its metadata holds the mapped
    claims, ``role`` and ``issuer`` (the address).
 """
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -86,7 +88,9 @@ class TrusteeLogin:
         # 2. verification: signature, time, audience, trust
         trusted = self._trusted(role)
         audience = role.bound_audiences[0] if role.bound_audiences else None
-        result = verify_token(jwt, trusted=trusted, audience=audience, at=current, leeway=self.leeway)
+        result = verify_token(
+            jwt, trusted=trusted, audience=audience, at=current, leeway=self.leeway
+        )
         if result.reason == Reason.AUDIENCE_MISMATCH and result.claims is not None:
             aud = result.claims.get("aud")
             named = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
@@ -130,7 +134,7 @@ class TrusteeLogin:
                 if text is not None:
                     metadata[key] = text
         issued = self._tokens.create(
-            list(role.token_policies),
+            sorted({*role.token_policies, "default"}),
             ttl=role.token_ttl or None,
             explicit_max_ttl=role.token_max_ttl or None,
             metadata=metadata,
@@ -148,11 +152,9 @@ class TrusteeLogin:
     def _trusted(self, role: Role) -> TrustList:
         addresses = list(role.bound_issuers)
         if role.trust_list is not None:
-            try:
+            # A role naming a deleted list trusts only its own bound_issuers.
+            with contextlib.suppress(NotFound):
                 addresses.extend(self._trust_lists.resolve(role.trust_list))
-            except NotFound:
-                # A role naming a deleted list trusts only its own bound_issuers.
-                pass
         return TrustList(addresses)
 
     def _record_jti(self, key: str, expire_time: float, now: float) -> None:

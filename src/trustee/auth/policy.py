@@ -36,6 +36,7 @@ The ``root`` policy grants everything; ``default`` lets a token look itself up, 
 revoke itself.
 """
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -48,8 +49,8 @@ from trustee.errors import InvalidRequest
 __all__ = [
     "CAPABILITIES",
     "DEFAULT_POLICY",
-    "PolicyError",
     "Policy",
+    "PolicyError",
     "Rule",
     "allows",
     "granted",
@@ -75,11 +76,8 @@ class Rule:
     pattern: str
     capabilities: frozenset[str]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_regex", _compile(self.pattern))
-
     def matches(self, path: str) -> bool:
-        return self._regex.fullmatch(path.lstrip("/")) is not None  # type: ignore[attr-defined]
+        return _compile(self.pattern).fullmatch(path.lstrip("/")) is not None
 
     @property
     def denies(self) -> bool:
@@ -234,6 +232,7 @@ def _check_pattern(pattern: object) -> None:
             raise PolicyError(f'path "{pattern}": "+" must be a whole path segment')
 
 
+@functools.lru_cache(maxsize=4096)
 def _compile(pattern: str) -> re.Pattern[str]:
     prefix = pattern.endswith("*")
     body = pattern[:-1] if prefix else pattern
@@ -282,7 +281,8 @@ class _HclParser:
             raise PolicyError(f"policy: unexpected end, expected {expected or expected_kind}")
         kind, value, line = self._tokens[self._index]
         if kind != expected_kind or (expected is not None and value != expected):
-            raise PolicyError(f"policy line {line}: expected {expected or expected_kind}, got {value}")
+            wanted = expected or expected_kind
+            raise PolicyError(f"policy line {line}: expected {wanted}, got {value}")
         self._index += 1
         return _unquote(value) if kind == "string" else value
 

@@ -2,7 +2,7 @@
 
 import typer
 
-from trustee.cli import keys
+from trustee.cli import keys, remote_commands
 from trustee.cli.server import server_command
 from trustee.cli.verify import verify_command
 
@@ -16,6 +16,10 @@ app = typer.Typer(
 app.command("verify")(verify_command)
 app.add_typer(keys.app, name="keys")
 app.command("server")(server_command)
+app.add_typer(remote_commands.operator_app, name="operator")
+app.add_typer(remote_commands.trustee_app, name="trustee")
+app.command("claim")(remote_commands.claim_command)
+app.command("sign")(remote_commands.sign_command)
 
 
 @app.command("demo")

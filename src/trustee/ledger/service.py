@@ -37,17 +37,17 @@ from trustee.crypto.errors import CryptoError
 from trustee.custody.barrier import Barrier
 from trustee.errors import InvalidRequest, NotFound
 from trustee.ledger import merkle
+from trustee.ledger.audit import BUNDLE_KIND
 from trustee.ledger.canonical import CanonicalJSONError, canonical_json
 from trustee.ledger.evidence import (
     BAD,
-    GOOD,
     STATUSES,
     KeyRecord,
     Verdict,
     check_evidence,
     key_for_index,
 )
-from trustee.ledger.note import make_verifier_key, sign_note
+from trustee.ledger.note import format_checkpoint, make_verifier_key, sign_note
 from trustee.storage import Database
 from trustee.storage.schema_ledger import (
     ledger_asset_keys as keys_t,
@@ -79,7 +79,6 @@ __all__ = [
 
 DEFAULT_ORIGIN = "trustee.local/ledger"
 LOG_KEY_AAD = b"trustee:log-key:v1"
-BUNDLE_KIND = "trustee.ledger.bundle"
 MAX_ATTRIBUTES_BYTES = 64 * 1024
 MAX_KEY_CHARS = 256
 MAX_TEXT_CHARS = 256
@@ -229,7 +228,10 @@ class LedgerService:
         with self.db.begin() as conn:
             self._ensure_state(conn)
             size, _ = self._locked_state(conn)
-            if conn.execute(sa.select(assets_t.c.uuid).where(assets_t.c.uuid == asset)).first() is None:
+            if (
+                conn.execute(sa.select(assets_t.c.uuid).where(assets_t.c.uuid == asset)).first()
+                is None
+            ):
                 raise NotFound(f"no asset {asset!r}")
             last = conn.execute(
                 sa.select(sa.func.max(keys_t.c.seq)).where(keys_t.c.asset_uuid == asset)
@@ -419,16 +421,20 @@ class LedgerService:
                 raise NotFound(f"no event {event!r}")
             history = _key_history(conn, row.asset_uuid)
             leaf = _fetch_nodes(conn, [(0, row.log_index)])
-        return self._verdict(row, history, leaf).__dict__ | {
+        return {
             "identity": f"assets/{row.asset_uuid}/events/{row.uuid}",
             "log_index": row.log_index,
+            **self._verdict(row, history, leaf).to_dict(),
         }
 
     def verify_asset(self, asset: str) -> dict[str, Any]:
         results: list[dict[str, Any]] = []
         counts = dict.fromkeys(STATUSES, 0)
         with self.db.connect() as conn:
-            if conn.execute(sa.select(assets_t.c.uuid).where(assets_t.c.uuid == asset)).first() is None:
+            if (
+                conn.execute(sa.select(assets_t.c.uuid).where(assets_t.c.uuid == asset)).first()
+                is None
+            ):
                 raise NotFound(f"no asset {asset!r}")
             history = _key_history(conn, asset)
             rows = conn.execute(
@@ -478,8 +484,6 @@ class LedgerService:
     def checkpoint(self) -> dict[str, Any]:
         size, root = self.state()
         origin, private = self._log_signer()
-        from trustee.ledger.note import format_checkpoint
-
         note = sign_note(format_checkpoint(origin, size, root), origin, private)
         return {"checkpoint": note, "size": size, "root_hash": root.hex(), "origin": origin}
 
@@ -551,7 +555,9 @@ class LedgerService:
                 .order_by(events_t.c.log_index)
                 .limit(MAX_BUNDLE_EVENTS)
             ).all()
-            groups = {row.log_index: merkle.inclusion_proof_node_ids(row.log_index, size) for row in rows}
+            groups = {
+                row.log_index: merkle.inclusion_proof_node_ids(row.log_index, size) for row in rows
+            }
             nodes = _fetch_nodes(
                 conn, merkle.unique_node_ids(g for gs in groups.values() for g in gs)
             )
@@ -766,9 +772,10 @@ def _check_event(request: EventRequest) -> None:
     _check_attributes(request.asset_attributes, "asset_attributes")
     if request.principal_declared is not None:
         _check_attributes(request.principal_declared, "principal_declared")
-    if len(_canonical(request.event_attributes)) + len(
-        _canonical(request.asset_attributes)
-    ) > MAX_ATTRIBUTES_BYTES:
+    if (
+        len(_canonical(request.event_attributes)) + len(_canonical(request.asset_attributes))
+        > MAX_ATTRIBUTES_BYTES
+    ):
         raise InvalidRequest(f"attributes are larger than {MAX_ATTRIBUTES_BYTES} bytes in total")
 
 
@@ -812,6 +819,3 @@ def _decode_token(token: str) -> dict[str, Any]:
     if not isinstance(value, dict) or value.get("v") != 1:
         raise InvalidRequest("next_page_token is not one this server made")
     return value
-
-
-_ = GOOD  # re-exported vocabulary lives in trustee.ledger.evidence

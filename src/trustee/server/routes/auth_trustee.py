@@ -1,5 +1,251 @@
-"""Routes of this mount; see API.md."""
+"""Delegated authentication (API.md §2 policies row, §3, §5): ACL policies, trust lists, login
+roles and JWT login, audiences and encryption, and the JWK set of every live trustee.
 
-from fastapi import APIRouter
+Upserts (policies, trust lists, roles, audiences) need ``update``; ACL policy writes also need
+``sudo``, as in Vault. Login and the JWK set need no token.
+"""
 
-router = APIRouter()
+import base64
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from trustee.auth import install
+from trustee.auth.audiences import encrypt, trustee_decrypt
+from trustee.core import Core
+from trustee.crypto.encoding import hex_decode
+from trustee.crypto.jwk import secp256k1_jwk
+from trustee.custody.trustees import decode_data
+from trustee.errors import InvalidRequest, NotFound
+from trustee.server.envelope import ORJSONResponse, envelope, no_content, ok
+from trustee.server.guard import core_of, requires, unsealed
+from trustee.server.routes.common import Body, is_list
+from trustee.server.routes.token import auth_block
+
+router = APIRouter(tags=["auth/trustee"])
+well_known_router = APIRouter(tags=["auth/trustee"])
+"""``/.well-known/jwks.json``: include without the ``/v1`` prefix."""
+
+JWKS_CACHE_CONTROL = "public, max-age=60"
+
+
+def _core(request: Request) -> Core:
+    core = core_of(request)
+    if not hasattr(core, "roles"):  # install() not called by whoever built the Core
+        install(core)
+    return core
+
+
+class PolicyBody(Body):
+    policy: str = Field(max_length=64 * 1024)
+
+
+class TrustListBody(Body):
+    addresses: list[str] = Field(max_length=10_000)
+
+
+class RoleBody(Body):
+    bound_issuers: list[str] | None = Field(None, max_length=10_000)
+    trust_list: str | None = Field(None, max_length=128)
+    bound_audiences: list[str] | str | None = None
+    bound_claims: dict[str, list[str] | str] | None = None
+    claim_mappings: dict[str, str] | None = None
+    token_policies: list[str] | str | None = None
+    token_ttl: str | int | None = None
+    token_max_ttl: str | int | None = None
+    user_claim: str | None = Field(None, max_length=1024)
+
+
+class LoginBody(Body):
+    role: str = Field(max_length=128)
+    jwt: str = Field(max_length=64 * 1024)
+
+
+class AudienceBody(Body):
+    token: str = Field(max_length=64 * 1024)
+
+
+class EncryptBody(Body):
+    plaintext: str = Field(max_length=2 * 1024 * 1024)
+    encoding: Literal["base64", "utf8", "hex"] = "base64"
+    audience: str | None = Field(None, max_length=128)
+
+
+class DecryptBody(Body):
+    ciphertext: str = Field(max_length=3 * 1024 * 1024)
+    encoding: Literal["base64", "utf8"] = "base64"
+
+
+# -- sys/policies/acl --------------------------------------------------------------------
+
+
+@router.get("/sys/policies/acl")
+def list_policies(request: Request, _=requires("list")) -> ORJSONResponse:
+    return ok({"keys": _core(request).policies.list_names()})
+
+
+@router.get("/sys/policies/acl/{name}")
+def read_policy(request: Request, name: str, _=requires("read")) -> ORJSONResponse:
+    stored = _core(request).policies.get(name)
+    return ok({"name": stored.name, "policy": stored.text})
+
+
+@router.api_route("/sys/policies/acl/{name}", methods=["POST", "PUT"], status_code=204)
+def write_policy(request: Request, name: str, body: PolicyBody, _=requires("update", "sudo")):
+    _core(request).policies.put(name, body.policy)
+    return no_content()
+
+
+@router.delete("/sys/policies/acl/{name}", status_code=204)
+def delete_policy(request: Request, name: str, _=requires("delete", "sudo")):
+    _core(request).policies.delete(name)
+    return no_content()
+
+
+# -- trustee/trust-lists -----------------------------------------------------------------
+
+
+@router.get("/trustee/trust-lists")
+def list_trust_lists(request: Request, _=requires("list")) -> ORJSONResponse:
+    return ok({"keys": _core(request).trust_lists.list_names()})
+
+
+@router.get("/trustee/trust-lists/{name}")
+def read_trust_list(request: Request, name: str, _=requires("read")) -> ORJSONResponse:
+    if is_list(request):
+        raise NotFound(f"no trust list folder {name!r}")
+    return ok(_core(request).trust_lists.get(name))
+
+
+@router.api_route("/trustee/trust-lists/{name}", methods=["POST", "PUT"])
+def write_trust_list(
+    request: Request, name: str, body: TrustListBody, _=requires("update")
+) -> ORJSONResponse:
+    trust = _core(request).trust_lists.put(name, body.addresses)
+    return ok({"name": name, "addresses": list(trust.addresses)})
+
+
+@router.delete("/trustee/trust-lists/{name}", status_code=204)
+def delete_trust_list(request: Request, name: str, _=requires("delete")):
+    _core(request).trust_lists.delete(name)
+    return no_content()
+
+
+# -- auth/trustee: roles and login -------------------------------------------------------
+
+
+@router.get("/auth/trustee/role")
+def list_roles(request: Request, _=requires("list")) -> ORJSONResponse:
+    return ok({"keys": _core(request).roles.list_names()})
+
+
+@router.get("/auth/trustee/role/{name}")
+def read_role(request: Request, name: str, _=requires("read")) -> ORJSONResponse:
+    return ok(_core(request).roles.get(name).to_dict())
+
+
+@router.api_route("/auth/trustee/role/{name}", methods=["POST", "PUT"])
+def write_role(request: Request, name: str, body: RoleBody, _=requires("update")) -> ORJSONResponse:
+    config = body.model_dump(exclude_none=True)
+    return ok(_core(request).roles.put(name, config).to_dict())
+
+
+@router.delete("/auth/trustee/role/{name}", status_code=204)
+def delete_role(request: Request, name: str, _=requires("delete")):
+    _core(request).roles.delete(name)
+    return no_content()
+
+
+@router.api_route("/auth/trustee/login", methods=["POST", "PUT"])
+def login(request: Request, body: LoginBody) -> ORJSONResponse:
+    """No token needed: the JWT is the credential."""
+    unsealed(request)
+    result = _core(request).login.login(body.role, body.jwt)
+    auth = auth_block(result.issued) | {"metadata": result.issued.metadata}
+    return ok(None, auth=auth)
+
+
+# -- trustee/audiences and encryption ----------------------------------------------------
+
+
+@router.get("/trustee/audiences")
+def list_audiences(request: Request, _=requires("list")) -> ORJSONResponse:
+    return ok({"keys": _core(request).audiences.list_names()})
+
+
+@router.get("/trustee/audiences/{name}")
+def read_audience(request: Request, name: str, _=requires("read")) -> ORJSONResponse:
+    return ok(_core(request).audiences.get(name).to_dict())
+
+
+@router.api_route("/trustee/audiences/{name}", methods=["POST", "PUT"])
+def write_audience(
+    request: Request, name: str, body: AudienceBody, _=requires("update")
+) -> ORJSONResponse:
+    return ok(_core(request).audiences.register(name, body.token).to_dict())
+
+
+@router.delete("/trustee/audiences/{name}", status_code=204)
+def delete_audience(request: Request, name: str, _=requires("delete")):
+    _core(request).audiences.delete(name)
+    return no_content()
+
+
+@router.api_route("/trustee/trustees/{name}/encrypt", methods=["POST", "PUT"])
+def encrypt_for(
+    request: Request, name: str, body: EncryptBody, _=requires("update")
+) -> ORJSONResponse:
+    """To the audience's key when one is named, else to the trustee's own key."""
+    core = _core(request)
+    trustee = core.trustees.read(name)
+    if body.audience is not None:
+        audience = core.audiences.get(body.audience)
+        public_key, recipient = hex_decode(audience.public_key), audience.address
+    else:
+        public_key, recipient = hex_decode(trustee.public_key), trustee.address
+    ciphertext = encrypt(public_key, decode_data(body.plaintext, body.encoding))
+    return ok({"ciphertext": ciphertext, "recipient": recipient})
+
+
+@router.api_route("/trustee/trustees/{name}/decrypt", methods=["POST", "PUT"])
+def decrypt_by(
+    request: Request, name: str, body: DecryptBody, _=requires("update")
+) -> ORJSONResponse:
+    plaintext = trustee_decrypt(_core(request).trustees, name, body.ciphertext)
+    if body.encoding == "utf8":
+        try:
+            return ok({"plaintext": plaintext.decode("utf-8")})
+        except UnicodeDecodeError:
+            raise InvalidRequest("the plaintext is not UTF-8; ask for base64") from None
+    return ok({"plaintext": base64.b64encode(plaintext).decode("ascii")})
+
+
+# -- JWKS --------------------------------------------------------------------------------
+
+
+def jwk_set(core: Core) -> dict[str, Any]:
+    """Every live trustee's public key as a JWK, ``kid`` = its address, one per address."""
+    keys: dict[str, dict[str, Any]] = {}
+    for info in core.trustees.list_all():
+        if info.address not in keys:
+            keys[info.address] = secp256k1_jwk(hex_decode(info.public_key), kid=info.address)
+    return {"keys": [keys[address] for address in sorted(keys)]}
+
+
+@router.get("/trustee/jwks")
+def jwks(request: Request) -> ORJSONResponse:
+    """The JWK set at the top (for JOSE clients) and as ``data`` (for Vault clients)."""
+    jwk_keys = jwk_set(unsealed(request))
+    answer = envelope(jwk_keys) | jwk_keys
+    return ORJSONResponse(answer, headers={"cache-control": JWKS_CACHE_CONTROL})
+
+
+@well_known_router.get("/.well-known/jwks.json")
+def well_known_jwks(request: Request) -> JSONResponse:
+    return ORJSONResponse(
+        jwk_set(unsealed(request)),
+        headers={"cache-control": JWKS_CACHE_CONTROL},
+        media_type="application/jwk-set+json",
+    )

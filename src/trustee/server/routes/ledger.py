@@ -17,7 +17,6 @@ from trustee.server.routes.common import Body, is_list
 router = APIRouter(tags=["ledger"])
 
 _create_lock = threading.Lock()
-_RESERVED_QUERY = {"list", "page_size", "next_page_token", "page_token"}
 
 
 def ledger_of(request: Request) -> LedgerService:
@@ -34,7 +33,7 @@ def ledger_of(request: Request) -> LedgerService:
 
 
 def principal(entry: TokenEntry) -> dict[str, Any]:
-    """Who posted, as recorded in the log: the token's accessor and display name, never the token."""
+    """Who posted, as the log records it: accessor and display name, never the token."""
     return {"accessor": entry.accessor, "display_name": entry.display_name}
 
 

@@ -1,0 +1,178 @@
+"""Audiences: other parties known by the key they sign with, and encryption to them.
+
+A party is registered from any JWT it signed (ES256K, ES256K-R or a legacy trustee token):
+verifying the signature recovers its public key, whose keccak hash is its address, so the
+stored key is a fact, not a claim. The token may name an audience (it is usually addressed to
+us); its signature and times must still hold.
+
+Encryption is ECIES on secp256k1 (:mod:`trustee.crypto.ecies`: ephemeral key ‖ nonce ‖ tag ‖
+AES-256-GCM ciphertext). There is no sender authentication: the JWT that carries encrypted
+claims is what says who sent them.
+
+Encrypted claims (:func:`encrypt_claims_for`): each claim value is encoded as compact JSON
+(UTF-8, sorted keys), encrypted to the audience's key, and written as the unpadded base64url
+of the ECIES bytes, so ``{"plate": "KITT"}`` becomes ``{"plate": "BPx3…"}``; the claim names
+stay in clear. :func:`decrypt_claims` reverses it with the audience's private key.
+
+Free-form ciphertexts (``trustee/trustees/:name/encrypt``) are ``trustee:v1:`` followed by the
+base64url ECIES bytes, versioned as Vault's transit ciphertexts are.
+"""
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from trustee.auth.trust_lists import check_name
+from trustee.crypto.ecies import decrypt_with, encrypt_to
+from trustee.crypto.encoding import b64url_decode, b64url_encode, hex_decode
+from trustee.crypto.errors import CryptoError
+from trustee.custody.trustees import TrusteeService
+from trustee.errors import AlreadyExists, InvalidRequest, NotFound
+from trustee.storage import Database
+from trustee.storage.schema_auth import audiences as _A
+from trustee.tokens import KeyCache, Reason, verify_token
+
+CIPHERTEXT_PREFIX = "trustee:v1:"
+MAX_PLAINTEXT_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AudienceInfo:
+    name: str
+    address: str
+    public_key: str
+    created_time: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "address": self.address,
+            "public_key": self.public_key,
+            "created_time": self.created_time,
+        }
+
+
+def key_from_token(token: str, *, at: float | None = None) -> tuple[str, bytes]:
+    """The signer's address and uncompressed public key, from a JWT it signed."""
+    cache = KeyCache(max_entries=4)
+    result = verify_token(token, at=at, key_cache=cache)
+    # The audience is checked last but one: a token addressed to someone passed every
+    # signature and time check before the audience refused it.
+    if not result.valid and result.reason != Reason.AUDIENCE_MISMATCH:
+        raise InvalidRequest(f"the token does not verify: {result.reason}")
+    address = result.address or ""
+    key = cache.get(address.lower())
+    if key is None:  # pragma: no cover - every accepted algorithm fills the cache
+        raise InvalidRequest("the signer's key could not be recovered")
+    return address, key.public_key
+
+
+class AudienceService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def __repr__(self) -> str:
+        return f"<AudienceService {self._db!r}>"
+
+    def register(self, name: str, token: str, *, replace: bool = True) -> AudienceInfo:
+        check_name(name, "audience")
+        address, public_key = key_from_token(token)
+        info = AudienceInfo(name, address, "0x" + public_key.hex(), time.time())
+        with self._db.begin() as conn:
+            exists = conn.execute(sa.select(_A.c.name).where(_A.c.name == name)).first()
+            if exists is not None and not replace:
+                raise AlreadyExists(f"an audience named {name!r} already exists")
+            if exists is not None:
+                conn.execute(sa.delete(_A).where(_A.c.name == name))
+            conn.execute(sa.insert(_A).values(**info.to_dict()))
+        return info
+
+    def get(self, name: str) -> AudienceInfo:
+        check_name(name, "audience")
+        with self._db.connect() as conn:
+            row = conn.execute(sa.select(_A).where(_A.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no audience named {name!r}")
+        return AudienceInfo(row.name, row.address, row.public_key, row.created_time)
+
+    def public_key(self, name: str) -> bytes:
+        return hex_decode(self.get(name).public_key, what="public key")
+
+    def delete(self, name: str) -> None:
+        check_name(name, "audience")
+        with self._db.begin() as conn:
+            conn.execute(sa.delete(_A).where(_A.c.name == name))
+
+    def list_names(self) -> list[str]:
+        with self._db.connect() as conn:
+            return sorted(conn.execute(sa.select(_A.c.name)).scalars().all())
+
+
+# -- encrypted claims --------------------------------------------------------------------
+
+
+def encrypt_claims_for(public_key: bytes, claims: dict[str, Any]) -> dict[str, str]:
+    """Each claim value → compact JSON → ECIES to ``public_key`` → base64url (no padding)."""
+    if not isinstance(claims, dict):
+        raise InvalidRequest("claims must be an object")
+    out: dict[str, str] = {}
+    for name, value in claims.items():
+        encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        out[name] = b64url_encode(encrypt_to(public_key, encoded.encode("utf-8")))
+    return out
+
+
+def decrypt_claims(private_key: bytes, claims: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`encrypt_claims_for`; :class:`CryptoError` on any wrong value."""
+    out: dict[str, Any] = {}
+    for name, value in claims.items():
+        if not isinstance(value, str):
+            raise CryptoError(f"claim {name!r} is not an encrypted value")
+        plaintext = decrypt_with(private_key, b64url_decode(value))
+        try:
+            out[name] = json.loads(plaintext.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise CryptoError(f"claim {name!r} does not decrypt to JSON") from None
+    return out
+
+
+# -- free-form encryption to and by trustees ---------------------------------------------
+
+
+def encrypt(public_key: bytes, plaintext: bytes) -> str:
+    if len(plaintext) > MAX_PLAINTEXT_BYTES:
+        raise InvalidRequest(f"plaintext is at most {MAX_PLAINTEXT_BYTES} bytes")
+    return CIPHERTEXT_PREFIX + b64url_encode(encrypt_to(public_key, plaintext))
+
+
+def trustee_decrypt(trustees: TrusteeService, name: str, ciphertext: str) -> bytes:
+    """Decrypt a ``trustee:v1:`` ciphertext with the trustee ``name``'s key.
+
+    Uses the service's internal ``_private_key`` until custody grows a public decrypt; the key
+    is dropped before returning. Wrong key, tampering and bad encoding all say the same.
+    """
+    if not isinstance(ciphertext, str) or not ciphertext.startswith(CIPHERTEXT_PREFIX):
+        raise InvalidRequest(f"a ciphertext starts with {CIPHERTEXT_PREFIX!r}")
+    private_key, _address = trustees._private_key(name)
+    try:
+        return decrypt_with(private_key, b64url_decode(ciphertext[len(CIPHERTEXT_PREFIX) :]))
+    except (CryptoError, ValueError):
+        raise InvalidRequest("the ciphertext does not decrypt with this trustee's key") from None
+    finally:
+        del private_key
+
+
+def trustee_decrypt_claims(
+    trustees: TrusteeService, name: str, claims: dict[str, Any]
+) -> dict[str, Any]:
+    """Encrypted claims addressed to the trustee ``name``, decrypted with its key."""
+    private_key, _address = trustees._private_key(name)
+    try:
+        return decrypt_claims(private_key, claims)
+    except (CryptoError, ValueError):
+        raise InvalidRequest("the claims do not decrypt with this trustee's key") from None
+    finally:
+        del private_key

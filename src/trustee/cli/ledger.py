@@ -1,0 +1,288 @@
+"""``trustee ledger``: the offline auditor, and the signed-records API from the terminal."""
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import orjson
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from trustee.cli.console import EXIT_INVALID, EXIT_OK, err, fail, out
+from trustee.cli.remote import server_address, server_token
+from trustee.ledger.audit import AuditReport, audit_bundle
+from trustee.ledger.note import NoteError, parse_verifier_key
+
+app = typer.Typer(
+    name="ledger",
+    help="Signed records: assets, device-signed events, the transparency log and its audit.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+asset_app = typer.Typer(help="Assets and their device keys.", no_args_is_help=True)
+event_app = typer.Typer(help="Device-signed events.", no_args_is_help=True)
+app.add_typer(asset_app, name="asset")
+app.add_typer(event_app, name="event")
+
+MAX_BUNDLE_BYTES = 512 * 1024 * 1024
+
+
+# --- offline audit -------------------------------------------------------------------------
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        if path.stat().st_size > MAX_BUNDLE_BYTES:
+            fail(f"{what} {path} is larger than {MAX_BUNDLE_BYTES} bytes")
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}")
+
+
+def _load_bundle(path: Path) -> dict[str, Any]:
+    text = sys.stdin.read() if str(path) == "-" else _read_text(path, "bundle")
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        fail("the bundle is not JSON")
+    if isinstance(value, dict) and isinstance(value.get("data"), dict) and "kind" not in value:
+        value = value["data"]  # the whole API answer was saved: take its data
+    if not isinstance(value, dict):
+        fail("the bundle is a JSON object")
+    return value
+
+
+def _older_note(path: Path) -> str:
+    text = _read_text(path, "older checkpoint")
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            value = orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            fail("the older checkpoint file is neither a signed note nor JSON")
+        value = value.get("data", value) if isinstance(value, dict) else value
+        if not isinstance(value, dict) or not isinstance(value.get("checkpoint"), str):
+            fail('older checkpoint JSON needs a "checkpoint" member')
+        return value["checkpoint"]
+    return text
+
+
+def print_report(report: AuditReport) -> None:
+    table = Table(title="ledger audit", show_lines=False)
+    table.add_column("log index", justify="right")
+    table.add_column("event")
+    table.add_column("included")
+    table.add_column("signature")
+    table.add_column("verdict")
+    table.add_column("reason")
+    for row in report.rows:
+        colour = "green" if row.status == "GOOD" else "red"
+        table.add_row(
+            str(row.log_index),
+            row.identity.rsplit("/", 1)[-1],
+            "yes" if row.included else "[red]no[/]",
+            row.signature,
+            f"[bold {colour}]{row.status}[/]",
+            row.reason,
+        )
+    out.print(table)
+    mark = "[green]verified[/]" if report.checkpoint_ok else "[red]NOT verified[/]"
+    out.print(f"checkpoint: {mark} ({report.checkpoint_reason}), size {report.size}")
+    if report.consistency_ok is not None:
+        mark = "[green]consistent[/]" if report.consistency_ok else "[red]NOT consistent[/]"
+        out.print(f"older checkpoint: {mark} ({report.consistency_reason})")
+    for problem in report.problems:
+        out.print(f"[red]problem:[/] {problem}")
+    good = sum(row.status == "GOOD" for row in report.rows)
+    verdict = "[bold green]ALL GOOD[/]" if report.all_ok else "[bold red]AUDIT FAILED[/]"
+    out.print(f"{verdict}: {good}/{len(report.rows)} events good")
+
+
+@app.command("audit")
+def audit_command(
+    bundle: Annotated[Path, typer.Argument(help="Bundle JSON from ledger/assets/:uuid/bundle.")],
+    log_key: Annotated[
+        str, typer.Option("--log-key", help="The log's verifier key (name+id+base64).")
+    ],
+    older_checkpoint: Annotated[
+        Path | None,
+        typer.Option("--older-checkpoint", help="A checkpoint seen earlier: prove consistency."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Verify an audit bundle offline: checkpoint signature, inclusion, device signatures."""
+    try:
+        parse_verifier_key(log_key)
+    except NoteError as exc:
+        fail(f"--log-key: {exc}")
+    data = _load_bundle(bundle)
+    older = _older_note(older_checkpoint) if older_checkpoint is not None else None
+    total = len(data.get("events") or []) if isinstance(data.get("events"), list) else 0
+    with Progress(
+        TextColumn("auditing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+        disable=as_json,
+    ) as progress:
+        task = progress.add_task("events", total=total)
+        report = audit_bundle(data, log_key, older, on_event=lambda _row: progress.advance(task))
+    if as_json:
+        out.print_json(orjson.dumps(report.to_dict()).decode("utf-8"))
+    else:
+        print_report(report)
+    raise typer.Exit(EXIT_OK if report.all_ok else EXIT_INVALID)
+
+
+# --- talking to a server -------------------------------------------------------------------
+
+
+def _call(method: str, path: str, *, json: Any = None, params: Any = None) -> dict[str, Any]:
+    token = server_token()
+    if not token:
+        fail("set TRUSTEE_TOKEN (or VAULT_TOKEN)")
+    try:
+        response = httpx.request(
+            method,
+            f"{server_address()}/v1/{path}",
+            json=json,
+            params=params,
+            headers={"X-Vault-Token": token},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach {server_address()}: {type(exc).__name__}")
+    if response.status_code != 200:
+        try:
+            errors = response.json().get("errors", [])
+        except ValueError:
+            errors = []
+        fail(f"server answered {response.status_code}: {'; '.join(errors) or 'no detail'}")
+    return response.json().get("data") or {}
+
+
+def _print(data: Any) -> None:
+    out.print_json(orjson.dumps(data).decode("utf-8"))
+
+
+def _json_option(text: str | None, what: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        fail(f"{what} must be a JSON object")
+    if not isinstance(value, dict):
+        fail(f"{what} must be a JSON object")
+    return value
+
+
+@asset_app.command("create")
+def asset_create(
+    attributes: Annotated[str | None, typer.Option(help="JSON object.")] = None,
+    alg: Annotated[str | None, typer.Option(help="ES256K, EdDSA or ES256.")] = None,
+    public_key: Annotated[str | None, typer.Option(help="Hex, PEM, JWK or address.")] = None,
+    require_signature: bool = False,
+) -> None:
+    """Create an asset, optionally with its device's public key."""
+    body: dict[str, Any] = {
+        "attributes": _json_option(attributes, "--attributes"),
+        "require_signature": require_signature,
+    }
+    if alg or public_key:
+        if not (alg and public_key):
+            fail("give both --alg and --public-key")
+        body["device_key"] = {"alg": alg, "public_key": public_key}
+    _print(_call("POST", "ledger/assets", json=body))
+
+
+@asset_app.command("list")
+def asset_list() -> None:
+    _print(_call("GET", "ledger/assets", params={"list": "true"}))
+
+
+@asset_app.command("read")
+def asset_read(asset: str) -> None:
+    _print(_call("GET", f"ledger/assets/{asset}"))
+
+
+@event_app.command("post")
+def event_post(
+    asset: str,
+    evidence: Annotated[str | None, typer.Option(help="arc_evidence text.")] = None,
+    signature: Annotated[str | None, typer.Option(help="arc_evidence_signature.")] = None,
+    attributes: Annotated[str | None, typer.Option(help="More event attributes, JSON.")] = None,
+    operation: str = "Record",
+    behaviour: str = "RecordEvidence",
+) -> None:
+    """Post an event (the device signs the evidence; this only carries it)."""
+    event_attributes = _json_option(attributes, "--attributes")
+    if evidence is not None:
+        event_attributes["arc_evidence"] = evidence
+    if signature is not None:
+        event_attributes["arc_evidence_signature"] = signature
+    body = {"operation": operation, "behaviour": behaviour, "event_attributes": event_attributes}
+    _print(_call("POST", f"ledger/assets/{asset}/events", json=body))
+
+
+@event_app.command("list")
+def event_list(asset: str, page_size: int = 100, page_token: str | None = None) -> None:
+    params: dict[str, Any] = {"page_size": page_size}
+    if page_token:
+        params["next_page_token"] = page_token
+    _print(_call("GET", f"ledger/assets/{asset}/events", params=params))
+
+
+@event_app.command("verify")
+def event_verify(event: str) -> None:
+    data = _call("GET", f"ledger/events/{event}/verify")
+    _print(data)
+    raise typer.Exit(EXIT_OK if data.get("status") == "GOOD" else EXIT_INVALID)
+
+
+@app.command("checkpoint")
+def checkpoint_command() -> None:
+    """Print the log's current signed checkpoint."""
+    out.print(_call("GET", "ledger/log/checkpoint")["checkpoint"], end="")
+
+
+@app.command("public-key")
+def public_key_command() -> None:
+    out.print(_call("GET", "ledger/log/public-key")["key"])
+
+
+@app.command("proof")
+def proof_command(
+    index: Annotated[int | None, typer.Option(help="Inclusion proof of this leaf.")] = None,
+    size: Annotated[int | None, typer.Option(help="Tree size (default: current).")] = None,
+    first: Annotated[int | None, typer.Option(help="Consistency proof from this size.")] = None,
+) -> None:
+    """An inclusion proof (--index) or a consistency proof (--first) from the server."""
+    if (index is None) == (first is None):
+        fail("give --index or --first")
+    if index is not None:
+        params = {"index": index, **({"size": size} if size is not None else {})}
+        _print(_call("GET", "ledger/log/proof/inclusion", params=params))
+    else:
+        params = {"first": first, **({"second": size} if size is not None else {})}
+        _print(_call("GET", "ledger/log/proof/consistency", params=params))
+
+
+@app.command("bundle")
+def bundle_command(
+    asset: str,
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    older_size: Annotated[int | None, typer.Option(help="Add a consistency proof.")] = None,
+) -> None:
+    """Fetch an asset's audit bundle (for `trustee ledger audit`)."""
+    params = {"older_size": older_size} if older_size is not None else None
+    data = _call("GET", f"ledger/assets/{asset}/bundle", params=params)
+    text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8")
+    if output is None:
+        sys.stdout.write(text + "\n")
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        err.print(f"wrote {output} ({len(data.get('events', []))} events)")

@@ -1,0 +1,261 @@
+"""Offline audit of a ledger bundle: a pure function, no server, no storage.
+
+Checklist, in order (each step labelled below):
+
+1. the bundle's shape (kind, version, the pieces present);
+2. the checkpoint: its signature verifies with the *given* log key (never the bundle's own copy)
+   and it names the log's origin; its size and root are what everything else is checked against;
+3. with an older checkpoint: it verifies with the same key, and the bundle's consistency proof
+   shows the older tree is a prefix of the checkpoint's;
+4. each event: its entry bytes are RFC 8785 canonical JSON; the leaf hash recomputed from them is
+   included at its ``log_index`` under the checkpoint root; it belongs to the bundle's asset;
+5. each event's device signature, against the key in force at its log index in the key history.
+
+Limits: a bundle proves that the events it holds are in the log; it cannot prove that no other
+event of the asset exists, and the key history is the server's statement (it is not itself a
+log leaf).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from trustee.ledger import merkle
+from trustee.ledger.canonical import CanonicalJSONError, canonical_json
+from trustee.ledger.evidence import BAD, GOOD, KeyRecord, check_evidence, key_for_index
+from trustee.ledger.note import Checkpoint, NoteError, open_checkpoint, parse_verifier_key
+
+__all__ = ["AuditReport", "AuditRow", "audit_bundle"]
+
+BUNDLE_KIND = "trustee.ledger.bundle"
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One event's outcome: included in the log, and its device-signature verdict."""
+
+    log_index: int | None
+    identity: str
+    included: bool
+    signature: str
+    reason: str
+
+    @property
+    def status(self) -> str:
+        return GOOD if self.included and self.signature == GOOD else BAD
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "log_index": self.log_index,
+            "identity": self.identity,
+            "status": self.status,
+            "included": self.included,
+            "signature": self.signature,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class AuditReport:
+    checkpoint_ok: bool = False
+    checkpoint_reason: str = ""
+    size: int | None = None
+    root_hash: str | None = None
+    consistency_ok: bool | None = None
+    consistency_reason: str = ""
+    rows: list[AuditRow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def all_ok(self) -> bool:
+        return (
+            self.checkpoint_ok
+            and self.consistency_ok is not False
+            and not self.problems
+            and all(row.status == GOOD for row in self.rows)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "all_ok": self.all_ok,
+            "checkpoint_ok": self.checkpoint_ok,
+            "checkpoint_reason": self.checkpoint_reason,
+            "size": self.size,
+            "root_hash": self.root_hash,
+            "consistency_ok": self.consistency_ok,
+            "consistency_reason": self.consistency_reason,
+            "problems": list(self.problems),
+            "events": [row.to_dict() for row in self.rows],
+        }
+
+
+def audit_bundle(
+    bundle: Mapping[str, Any],
+    log_key: str,
+    older_checkpoint: str | None = None,
+    *,
+    on_event: Callable[[AuditRow], None] | None = None,
+) -> AuditReport:
+    """Check ``bundle`` against the trusted verifier key ``log_key``; never raises on bad input."""
+    report = AuditReport()
+    # 1. Shape.
+    if not isinstance(bundle, Mapping) or bundle.get("kind") != BUNDLE_KIND:
+        report.problems.append(f"not a ledger bundle (kind must be {BUNDLE_KIND!r})")
+        return report
+    if bundle.get("v") != 1:
+        report.problems.append("unsupported bundle version")
+        return report
+    events = bundle.get("events")
+    if not isinstance(events, list):
+        report.problems.append("bundle has no events list")
+        events = []
+    # 2. Checkpoint, under the key the auditor trusts.
+    checkpoint = _open(bundle.get("checkpoint"), log_key, report)
+    if checkpoint is not None:
+        report.checkpoint_ok = True
+        report.checkpoint_reason = "signature verified"
+        report.size, report.root_hash = checkpoint.size, checkpoint.root_hash.hex()
+    # 3. Consistency with an older checkpoint.
+    if older_checkpoint is not None:
+        _check_consistency(bundle, log_key, older_checkpoint, checkpoint, report)
+    # 4-5. Every event.
+    asset_identity = _asset_identity(bundle)
+    history = _history(bundle, report)
+    for item in events:
+        row = _audit_event(item, checkpoint, asset_identity, history)
+        report.rows.append(row)
+        if on_event is not None:
+            on_event(row)
+    return report
+
+
+def _open(note: Any, log_key: str, report: AuditReport) -> Checkpoint | None:
+    if not isinstance(note, str):
+        report.checkpoint_reason = "bundle has no checkpoint"
+        return None
+    try:
+        origin = parse_verifier_key(log_key).name
+        return open_checkpoint(note, [log_key], origin=origin)
+    except NoteError as exc:
+        report.checkpoint_reason = str(exc)
+        return None
+
+
+def _check_consistency(
+    bundle: Mapping[str, Any],
+    log_key: str,
+    older_note: str,
+    checkpoint: Checkpoint | None,
+    report: AuditReport,
+) -> None:
+    report.consistency_ok = False
+    try:
+        origin = parse_verifier_key(log_key).name
+        older = open_checkpoint(older_note, [log_key], origin=origin)
+    except NoteError as exc:
+        report.consistency_reason = f"older checkpoint: {exc}"
+        return
+    if checkpoint is None:
+        report.consistency_reason = "no verified checkpoint to compare with"
+        return
+    proof_data = bundle.get("consistency")
+    hashes: list[bytes] = []
+    if older.size not in (0, checkpoint.size):
+        if not isinstance(proof_data, Mapping) or proof_data.get("first") != older.size:
+            report.consistency_reason = (
+                f"bundle has no consistency proof from size {older.size}: "
+                f"fetch it with ?older_size={older.size}"
+            )
+            return
+        hashes = _hex_list(proof_data.get("hashes"))
+    try:
+        merkle.check_consistency(
+            older.size, checkpoint.size, older.root_hash, checkpoint.root_hash, hashes
+        )
+    except merkle.ProofError as exc:
+        report.consistency_reason = f"{exc.reason}: {exc}"
+        return
+    report.consistency_ok = True
+    report.consistency_reason = f"size {older.size} is a prefix of size {checkpoint.size}"
+
+
+def _audit_event(
+    item: Any,
+    checkpoint: Checkpoint | None,
+    asset_identity: str | None,
+    history: list[KeyRecord],
+) -> AuditRow:
+    if not isinstance(item, Mapping):
+        return AuditRow(None, "?", False, BAD, "malformed event item")
+    try:
+        entry = base64.b64decode(str(item.get("entry", "")), validate=True)
+        record = orjson.loads(entry)
+    except (binascii.Error, ValueError):
+        return AuditRow(None, "?", False, BAD, "entry is not base64 of JSON")
+    if not isinstance(record, dict):
+        return AuditRow(None, "?", False, BAD, "entry is not a JSON object")
+    identity = str(record.get("identity", "?"))
+    index = record.get("log_index")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        return AuditRow(None, identity, False, BAD, "entry has no log_index")
+    try:
+        canonical = canonical_json(record) == entry
+    except CanonicalJSONError:
+        canonical = False
+    if not canonical:
+        return AuditRow(index, identity, False, BAD, "entry is not canonical JSON")
+    if asset_identity is not None and record.get("asset_identity") != asset_identity:
+        return AuditRow(index, identity, False, BAD, "entry belongs to another asset")
+    # 4. Inclusion at the entry's own index, under the verified checkpoint.
+    included, why = False, "no verified checkpoint"
+    if checkpoint is not None:
+        try:
+            merkle.check_inclusion(
+                merkle.leaf_hash(entry),
+                index,
+                checkpoint.size,
+                _hex_list(item.get("inclusion_proof")),
+                checkpoint.root_hash,
+            )
+            included, why = True, ""
+        except merkle.ProofError as exc:
+            why = f"inclusion: {exc.reason}"
+    # 5. Device signature, with the key in force at that index.
+    verdict = check_evidence(record.get("event_attributes"), key_for_index(history, index))
+    reason = "; ".join(part for part in (why, verdict.reason) if part)
+    return AuditRow(index, identity, included, verdict.status, reason)
+
+
+def _asset_identity(bundle: Mapping[str, Any]) -> str | None:
+    asset = bundle.get("asset")
+    if isinstance(asset, Mapping) and isinstance(asset.get("identity"), str):
+        return asset["identity"]
+    return None
+
+
+def _history(bundle: Mapping[str, Any], report: AuditReport) -> list[KeyRecord]:
+    history = []
+    for item in bundle.get("keys") or []:
+        try:
+            history.append(KeyRecord.from_dict(item))
+        except (KeyError, TypeError, ValueError):
+            report.problems.append("malformed key history entry")
+    return history
+
+
+def _hex_list(value: Any) -> list[bytes]:
+    if not isinstance(value, list):
+        return []
+    out = []
+    for item in value:
+        try:
+            out.append(bytes.fromhex(item))
+        except (TypeError, ValueError):
+            out.append(b"")
+    return out
