@@ -8,11 +8,16 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trustee.auth.authorizer import Authorizer, BuiltinAuthorizer
+from trustee.auth.acl import AclAuthorizer, PolicyStore
+from trustee.auth.audiences import AudienceService
+from trustee.auth.login import TrusteeLogin
+from trustee.auth.roles import RoleService
 from trustee.auth.token_store import TokenStore
+from trustee.auth.trust_lists import TrustListService
 from trustee.custody.barrier import Barrier
 from trustee.custody.trustees import TrusteeService
 from trustee.errors import AlreadyExists
+from trustee.ledger.service import LedgerService
 from trustee.secret import Secret
 from trustee.storage import Database, open_database
 
@@ -33,7 +38,13 @@ class Core:
         self.barrier = Barrier(db)
         self.tokens = TokenStore(db)
         self.trustees = TrusteeService(db, self.barrier)
-        self.authorizer: Authorizer = BuiltinAuthorizer()
+        self.policies = PolicyStore(db)
+        self.authorizer = AclAuthorizer(self.policies)
+        self.trust_lists = TrustListService(db)
+        self.roles = RoleService(db)
+        self.login = TrusteeLogin(db, self.tokens, self.roles, self.trust_lists)
+        self.audiences = AudienceService(db)
+        self.ledger = LedgerService(db, self.barrier)
 
     @classmethod
     def open(cls, storage_url: str = DEFAULT_STORAGE_URL) -> "Core":

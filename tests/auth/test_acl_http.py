@@ -3,7 +3,6 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from trustee.auth import install
 from trustee.core import Core
 from trustee.server.app import create_app
 
@@ -18,7 +17,6 @@ path "trustee/trustees/alice/claim" {
 @pytest.fixture
 def client(tmp_path):
     core, root = Core.dev(root_token="root", folder=tmp_path)
-    install(core)
     with TestClient(create_app(core)) as client:
         client.headers["X-Vault-Token"] = root
         for name in ("alice", "bob"):

@@ -5,7 +5,6 @@ import base64
 import pytest
 from fastapi.testclient import TestClient
 
-from trustee.auth import install
 from trustee.auth.audiences import (
     decrypt_claims,
     encrypt_claims_for,
@@ -23,7 +22,6 @@ from trustee.tokens import issue_token
 @pytest.fixture
 def core(tmp_path):
     core, _root = Core.dev(root_token="root", folder=tmp_path)
-    install(core)
     yield core
     core.close()
 

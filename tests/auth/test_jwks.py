@@ -9,17 +9,13 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from trustee.auth import install
 from trustee.core import Core
 from trustee.server.app import create_app
-from trustee.server.routes.auth_trustee import well_known_router
 
 
 @pytest.fixture
 def core(tmp_path):
     core, _root = Core.dev(root_token="root", folder=tmp_path)
-    install(core)
-    core.extra_routers = (well_known_router,)
     yield core
     core.close()
 

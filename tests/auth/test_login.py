@@ -6,7 +6,6 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from trustee.auth import install
 from trustee.auth.login import LoginDenied, LoginError
 from trustee.core import Core
 from trustee.crypto.address import address_from_public_key
@@ -36,7 +35,6 @@ class Party:
 @pytest.fixture
 def core(tmp_path):
     core, _root = Core.dev(root_token="root", folder=tmp_path)
-    install(core)
     yield core
     core.close()
 

@@ -72,4 +72,4 @@ def open_core(folder: Path) -> tuple[Core, str]:
 def reopen(folder: Path, share: str) -> tuple[Core, LedgerService]:
     core = Core.open(f"sqlite:///{folder / 'trustee.db'}")
     core.barrier.unseal(Secret(share))
-    return core, LedgerService(core.db, core.barrier)
+    return core, core.ledger

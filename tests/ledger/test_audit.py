@@ -9,14 +9,14 @@ import pytest
 from ledgerlib import Device, evidence, open_core
 
 from trustee.ledger.audit import audit_bundle
-from trustee.ledger.service import EventRequest, LedgerService
+from trustee.ledger.service import EventRequest
 
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory):
     folder: Path = tmp_path_factory.mktemp("audit")
     core, _ = open_core(folder)
-    service = LedgerService(core.db, core.barrier)
+    service = core.ledger
     device, other = Device("ES256K"), Device("ES256K")
     asset = service.create_asset({"name": "car"}, device.device_key)["uuid"]
     noise = service.create_asset({})["uuid"]

@@ -30,7 +30,7 @@ def mth(entries: list[bytes]) -> bytes:
 @pytest.fixture
 def env(tmp_path: Path):
     core, share = open_core(tmp_path)
-    service = LedgerService(core.db, core.barrier)
+    service = core.ledger
     yield core, service, share
     core.close()
 
@@ -213,7 +213,7 @@ def _open_note(note: str, verifier_key: str) -> str:
 
 def test_log_proofs_checkpoint_and_restart(tmp_path: Path) -> None:
     core, share = open_core(tmp_path)
-    service = LedgerService(core.db, core.barrier)
+    service = core.ledger
     device = Device("EdDSA")
     asset = service.create_asset({}, device.device_key)["uuid"]
     n = 37
@@ -275,7 +275,7 @@ def test_log_proofs_checkpoint_and_restart(tmp_path: Path) -> None:
 
 def test_sealed_barrier_hides_the_log_key(tmp_path: Path) -> None:
     core, share = open_core(tmp_path)
-    LedgerService(core.db, core.barrier).checkpoint()  # makes the key
+    core.ledger.checkpoint()  # makes the key
     core.close()
     core, service = reopen(tmp_path, share)
     core.barrier.seal()

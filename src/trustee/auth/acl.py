@@ -4,8 +4,8 @@
 written, so a stored policy always loads). ``root`` and ``default`` are built in: they are
 answered on read but cannot be written or deleted.
 
-:class:`AclAuthorizer` is the :class:`~trustee.auth.authorizer.Authorizer` the server uses once
-:func:`trustee.auth.install` ran. Parsed policies are cached in-process for at most
+:class:`AclAuthorizer` is the :class:`~trustee.auth.authorizer.Authorizer` every server uses.
+Parsed policies are cached in-process for at most
 ``cache_seconds`` (and dropped at once on a write through the same store), so a change made by
 another replica is honoured within that many seconds.
 """

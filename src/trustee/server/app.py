@@ -28,8 +28,7 @@ def create_app(core: Core) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
-    for extra in getattr(core, "extra_routers", ()):
-        app.include_router(extra)
+    app.include_router(auth_trustee.well_known_router)
     app.add_middleware(ListMethodMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     return app

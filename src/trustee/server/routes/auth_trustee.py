@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from trustee.auth import install
 from trustee.auth.audiences import encrypt, trustee_decrypt
 from trustee.core import Core
 from trustee.crypto.encoding import hex_decode
@@ -29,13 +28,6 @@ well_known_router = APIRouter(tags=["auth/trustee"])
 """``/.well-known/jwks.json``: include without the ``/v1`` prefix."""
 
 JWKS_CACHE_CONTROL = "public, max-age=60"
-
-
-def _core(request: Request) -> Core:
-    core = core_of(request)
-    if not hasattr(core, "roles"):  # install() not called by whoever built the Core
-        install(core)
-    return core
 
 
 class PolicyBody(Body):
@@ -83,24 +75,24 @@ class DecryptBody(Body):
 
 @router.get("/sys/policies/acl")
 def list_policies(request: Request, _=requires("list")) -> ORJSONResponse:
-    return ok({"keys": _core(request).policies.list_names()})
+    return ok({"keys": core_of(request).policies.list_names()})
 
 
 @router.get("/sys/policies/acl/{name}")
 def read_policy(request: Request, name: str, _=requires("read")) -> ORJSONResponse:
-    stored = _core(request).policies.get(name)
+    stored = core_of(request).policies.get(name)
     return ok({"name": stored.name, "policy": stored.text})
 
 
 @router.api_route("/sys/policies/acl/{name}", methods=["POST", "PUT"], status_code=204)
 def write_policy(request: Request, name: str, body: PolicyBody, _=requires("update", "sudo")):
-    _core(request).policies.put(name, body.policy)
+    core_of(request).policies.put(name, body.policy)
     return no_content()
 
 
 @router.delete("/sys/policies/acl/{name}", status_code=204)
 def delete_policy(request: Request, name: str, _=requires("delete", "sudo")):
-    _core(request).policies.delete(name)
+    core_of(request).policies.delete(name)
     return no_content()
 
 
@@ -109,27 +101,27 @@ def delete_policy(request: Request, name: str, _=requires("delete", "sudo")):
 
 @router.get("/trustee/trust-lists")
 def list_trust_lists(request: Request, _=requires("list")) -> ORJSONResponse:
-    return ok({"keys": _core(request).trust_lists.list_names()})
+    return ok({"keys": core_of(request).trust_lists.list_names()})
 
 
 @router.get("/trustee/trust-lists/{name}")
 def read_trust_list(request: Request, name: str, _=requires("read")) -> ORJSONResponse:
     if is_list(request):
         raise NotFound(f"no trust list folder {name!r}")
-    return ok(_core(request).trust_lists.get(name))
+    return ok(core_of(request).trust_lists.get(name))
 
 
 @router.api_route("/trustee/trust-lists/{name}", methods=["POST", "PUT"])
 def write_trust_list(
     request: Request, name: str, body: TrustListBody, _=requires("update")
 ) -> ORJSONResponse:
-    trust = _core(request).trust_lists.put(name, body.addresses)
+    trust = core_of(request).trust_lists.put(name, body.addresses)
     return ok({"name": name, "addresses": list(trust.addresses)})
 
 
 @router.delete("/trustee/trust-lists/{name}", status_code=204)
 def delete_trust_list(request: Request, name: str, _=requires("delete")):
-    _core(request).trust_lists.delete(name)
+    core_of(request).trust_lists.delete(name)
     return no_content()
 
 
@@ -138,23 +130,23 @@ def delete_trust_list(request: Request, name: str, _=requires("delete")):
 
 @router.get("/auth/trustee/role")
 def list_roles(request: Request, _=requires("list")) -> ORJSONResponse:
-    return ok({"keys": _core(request).roles.list_names()})
+    return ok({"keys": core_of(request).roles.list_names()})
 
 
 @router.get("/auth/trustee/role/{name}")
 def read_role(request: Request, name: str, _=requires("read")) -> ORJSONResponse:
-    return ok(_core(request).roles.get(name).to_dict())
+    return ok(core_of(request).roles.get(name).to_dict())
 
 
 @router.api_route("/auth/trustee/role/{name}", methods=["POST", "PUT"])
 def write_role(request: Request, name: str, body: RoleBody, _=requires("update")) -> ORJSONResponse:
     config = body.model_dump(exclude_none=True)
-    return ok(_core(request).roles.put(name, config).to_dict())
+    return ok(core_of(request).roles.put(name, config).to_dict())
 
 
 @router.delete("/auth/trustee/role/{name}", status_code=204)
 def delete_role(request: Request, name: str, _=requires("delete")):
-    _core(request).roles.delete(name)
+    core_of(request).roles.delete(name)
     return no_content()
 
 
@@ -162,7 +154,7 @@ def delete_role(request: Request, name: str, _=requires("delete")):
 def login(request: Request, body: LoginBody) -> ORJSONResponse:
     """No token needed: the JWT is the credential."""
     unsealed(request)
-    result = _core(request).login.login(body.role, body.jwt)
+    result = core_of(request).login.login(body.role, body.jwt)
     auth = auth_block(result.issued) | {"metadata": result.issued.metadata}
     return ok(None, auth=auth)
 
@@ -172,24 +164,24 @@ def login(request: Request, body: LoginBody) -> ORJSONResponse:
 
 @router.get("/trustee/audiences")
 def list_audiences(request: Request, _=requires("list")) -> ORJSONResponse:
-    return ok({"keys": _core(request).audiences.list_names()})
+    return ok({"keys": core_of(request).audiences.list_names()})
 
 
 @router.get("/trustee/audiences/{name}")
 def read_audience(request: Request, name: str, _=requires("read")) -> ORJSONResponse:
-    return ok(_core(request).audiences.get(name).to_dict())
+    return ok(core_of(request).audiences.get(name).to_dict())
 
 
 @router.api_route("/trustee/audiences/{name}", methods=["POST", "PUT"])
 def write_audience(
     request: Request, name: str, body: AudienceBody, _=requires("update")
 ) -> ORJSONResponse:
-    return ok(_core(request).audiences.register(name, body.token).to_dict())
+    return ok(core_of(request).audiences.register(name, body.token).to_dict())
 
 
 @router.delete("/trustee/audiences/{name}", status_code=204)
 def delete_audience(request: Request, name: str, _=requires("delete")):
-    _core(request).audiences.delete(name)
+    core_of(request).audiences.delete(name)
     return no_content()
 
 
@@ -198,7 +190,7 @@ def encrypt_for(
     request: Request, name: str, body: EncryptBody, _=requires("update")
 ) -> ORJSONResponse:
     """To the audience's key when one is named, else to the trustee's own key."""
-    core = _core(request)
+    core = core_of(request)
     trustee = core.trustees.read(name)
     if body.audience is not None:
         audience = core.audiences.get(body.audience)
@@ -213,7 +205,7 @@ def encrypt_for(
 def decrypt_by(
     request: Request, name: str, body: DecryptBody, _=requires("update")
 ) -> ORJSONResponse:
-    plaintext = trustee_decrypt(_core(request).trustees, name, body.ciphertext)
+    plaintext = trustee_decrypt(core_of(request).trustees, name, body.ciphertext)
     if body.encoding == "utf8":
         try:
             return ok({"plaintext": plaintext.decode("utf-8")})

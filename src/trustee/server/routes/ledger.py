@@ -1,7 +1,6 @@
 """``ledger/``: assets, device-signed events and the transparency log (API.md §6)."""
 
 import base64
-import threading
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,20 +15,8 @@ from trustee.server.routes.common import Body, is_list
 
 router = APIRouter(tags=["ledger"])
 
-_create_lock = threading.Lock()
-
-
 def ledger_of(request: Request) -> LedgerService:
-    """The app's ledger service, made on first use over the core's database and barrier."""
-    service = getattr(request.app.state, "ledger", None)
-    if service is None:
-        with _create_lock:
-            service = getattr(request.app.state, "ledger", None)
-            if service is None:
-                core = core_of(request)
-                service = getattr(core, "ledger", None) or LedgerService(core.db, core.barrier)
-                request.app.state.ledger = service
-    return service
+    return core_of(request).ledger
 
 
 def principal(entry: TokenEntry) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pydantic import Field
 from trustee.crypto.encoding import hex_decode
 from trustee.crypto.jwk import secp256k1_jwk
 from trustee.custody.trustees import TrusteeInfo, decode_data, verify_signature
-from trustee.errors import InvalidRequest, NotFound
+from trustee.errors import InvalidRequest
 from trustee.server.envelope import ORJSONResponse, no_content, ok
 from trustee.server.guard import core_of, requires
 from trustee.server.routes.common import Body, write
@@ -203,9 +203,6 @@ def verify(request: Request, body: VerifyToken) -> ORJSONResponse:
         raise InvalidRequest("give trusted or trust_list, not both")
     trusted = TrustList(body.trusted) if body.trusted is not None else None
     if body.trust_list is not None:
-        lookup = getattr(core_of(request), "trust_list", None)
-        if lookup is None:
-            raise NotFound(f"no trust list {body.trust_list!r}")
-        trusted = lookup(body.trust_list)
+        trusted = core_of(request).trust_lists.resolve(body.trust_list)
     result = verify_token(body.token, trusted=trusted, audience=body.audience, leeway=body.leeway)
     return ok(result.to_dict())
