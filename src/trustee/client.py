@@ -85,6 +85,7 @@ def error_for(response: httpx.Response) -> TrusteeError:
     message = "; ".join(messages) or f"server answered {response.status_code}"
     error = _ERRORS_BY_STATUS.get(response.status_code, TrusteeError)(message)
     error.status = response.status_code
+    error.errors = messages
     return error
 
 
