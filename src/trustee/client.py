@@ -12,6 +12,8 @@ token never appears in a ``repr`` or an error message.
 
 from __future__ import annotations  # a method is named ``list``
 
+import base64
+import json
 import os
 from typing import Any
 from urllib.parse import quote
@@ -87,6 +89,10 @@ def error_for(response: httpx.Response) -> TrusteeError:
     error.status = response.status_code
     error.errors = messages
     return error
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _quote(segment: str) -> str:
@@ -325,8 +331,13 @@ class Client:
         ttl: str | int | None = None,
         not_before: int | None = None,
         legacy_eth_claim: bool = False,
+        encrypt_for: str | None = None,
     ) -> dict[str, Any]:
-        """A JWT signed by ``name``: ``{"jwt": ..., "claims": <the full payload>}``."""
+        """A JWT signed by ``name``: ``{"jwt": ..., "claims": <the full payload>}``.
+
+        With ``encrypt_for`` (a registered audience) each claim value is encrypted to that
+        audience's key.
+        """
         body: dict[str, Any] = {"legacy_eth_claim": legacy_eth_claim}
         for key, value in (
             ("claims", claims),
@@ -334,6 +345,7 @@ class Client:
             ("audience", audience),
             ("ttl", ttl),
             ("not_before", not_before),
+            ("encrypt_for", encrypt_for),
         ):
             if value is not None:
                 body[key] = value
@@ -403,3 +415,99 @@ class Client:
             if value is not None:
                 body[key] = value
         return self._data("POST", "trustee/verify", json=body, authenticated=False)
+
+    # -- delegated authentication: policies, trust lists, roles, audiences, JWKS -----------
+
+    def _keys(self, path: str) -> list[str]:
+        try:
+            return list(self._data("LIST", path).get("keys", []))
+        except NotFound:
+            return []
+
+    def write_policy(self, name: str, policy: str | dict[str, Any]) -> None:
+        """Create or replace an ACL policy: HCL text, JSON text, or the JSON form as a dict."""
+        text = policy if isinstance(policy, str) else _json_text(policy)
+        self.request("POST", f"sys/policies/acl/{_quote(name)}", json={"policy": text})
+
+    def read_policy(self, name: str) -> str:
+        """The policy's text as written."""
+        return str(self._data("GET", f"sys/policies/acl/{_quote(name)}").get("policy", ""))
+
+    def list_policies(self) -> list[str]:
+        return self._keys("sys/policies/acl")
+
+    def delete_policy(self, name: str) -> None:
+        self.request("DELETE", f"sys/policies/acl/{_quote(name)}")
+
+    def write_trust_list(self, name: str, addresses: list[str]) -> list[str]:
+        """Create or replace a trust list; answers its addresses in EIP-55 form."""
+        data = self._data(
+            "POST", f"trustee/trust-lists/{_quote(name)}", json={"addresses": list(addresses)}
+        )
+        return list(data.get("addresses", []))
+
+    def read_trust_list(self, name: str) -> list[str]:
+        data = self._data("GET", f"trustee/trust-lists/{_quote(name)}")
+        return list(data.get("addresses", []))
+
+    def list_trust_lists(self) -> list[str]:
+        return self._keys("trustee/trust-lists")
+
+    def delete_trust_list(self, name: str) -> None:
+        self.request("DELETE", f"trustee/trust-lists/{_quote(name)}")
+
+    def write_role(self, name: str, **settings: Any) -> dict[str, Any]:
+        """Create or replace a login role (API.md §5); answers the stored settings."""
+        return self._data("POST", f"auth/trustee/role/{_quote(name)}", json=settings)
+
+    def read_role(self, name: str) -> dict[str, Any]:
+        return self._data("GET", f"auth/trustee/role/{_quote(name)}")
+
+    def list_roles(self) -> list[str]:
+        return self._keys("auth/trustee/role")
+
+    def delete_role(self, name: str) -> None:
+        self.request("DELETE", f"auth/trustee/role/{_quote(name)}")
+
+    def register_audience(self, name: str, token: str) -> dict[str, Any]:
+        """Record another party from a JWT it signed: ``address`` and ``public_key``."""
+        return self._data("POST", f"trustee/audiences/{_quote(name)}", json={"token": token})
+
+    def read_audience(self, name: str) -> dict[str, Any]:
+        return self._data("GET", f"trustee/audiences/{_quote(name)}")
+
+    def list_audiences(self) -> list[str]:
+        return self._keys("trustee/audiences")
+
+    def delete_audience(self, name: str) -> None:
+        self.request("DELETE", f"trustee/audiences/{_quote(name)}")
+
+    def encrypt(
+        self, name: str, plaintext: bytes | str, audience: str | None = None
+    ) -> dict[str, Any]:
+        """``ciphertext`` (``trustee:v1:…``) and ``recipient``: to ``audience``'s key when
+        named, else to the trustee's own."""
+        raw = plaintext.encode("utf-8") if isinstance(plaintext, str) else bytes(plaintext)
+        body: dict[str, Any] = {"plaintext": base64.b64encode(raw).decode("ascii")}
+        if audience is not None:
+            body["audience"] = audience
+        return self._data("POST", f"trustee/trustees/{_quote(name)}/encrypt", json=body)
+
+    def decrypt(self, name: str, ciphertext: str) -> bytes:
+        """The plaintext of a ``trustee:v1:`` ciphertext made for trustee ``name``."""
+        data = self._data(
+            "POST", f"trustee/trustees/{_quote(name)}/decrypt", json={"ciphertext": ciphertext}
+        )
+        return base64.b64decode(data.get("plaintext", ""))
+
+    def decrypt_claims(self, name: str, claims: dict[str, Any]) -> dict[str, Any]:
+        """Claims encrypted for trustee ``name`` (a whole JWT payload works), in clear."""
+        data = self._data(
+            "POST", f"trustee/trustees/{_quote(name)}/decrypt", json={"claims": claims}
+        )
+        return dict(data.get("claims") or {})
+
+    def jwks(self) -> dict[str, Any]:
+        """The JWK set of every live trustee (``/v1/trustee/jwks``); no token needed."""
+        answer = self.request("GET", "trustee/jwks", authenticated=False) or {}
+        return {"keys": list(answer.get("keys", []))}

@@ -3,7 +3,6 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from trustee.core import Core
 from trustee.server.app import create_app
 
 ALICE_ONLY = """
@@ -15,14 +14,12 @@ path "trustee/trustees/alice/claim" {
 
 
 @pytest.fixture
-def client(tmp_path):
-    core, root = Core.dev(root_token="root", folder=tmp_path)
-    with TestClient(create_app(core)) as client:
-        client.headers["X-Vault-Token"] = root
+def client(dev_core):
+    with TestClient(create_app(dev_core.core)) as client:
+        client.headers["X-Vault-Token"] = dev_core.root
         for name in ("alice", "bob"):
             assert client.post(f"/v1/trustee/trustees/{name}").status_code == 200
         yield client
-    core.close()
 
 
 def token_with(client, *policies):
@@ -166,3 +163,14 @@ def test_trust_lists_http(client):
     jwt = client.post("/v1/trustee/trustees/alice/claim", json={}).json()["data"]["jwt"]
     missing = client.post("/v1/trustee/verify", json={"token": jwt, "trust_list": "partners"})
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "authorization", ["B\xe9arer abc", "Bearer \xe9t\xe9", "bearer", "Basic cm9vdA=="]
+)
+def test_odd_authorization_headers_are_denied_not_errors(client, authorization):
+    answer = client.get(
+        "/v1/trustee/trustees/alice",
+        headers={"X-Vault-Token": "", "Authorization": authorization.encode("latin-1")},
+    )
+    assert answer.status_code == 403

@@ -11,7 +11,6 @@ from trustee.auth.audiences import (
     key_from_token,
     trustee_decrypt_claims,
 )
-from trustee.core import Core
 from trustee.crypto.address import address_from_public_key
 from trustee.crypto.errors import CryptoError
 from trustee.crypto.secp256k1 import generate_private_key, public_key_from_private
@@ -20,10 +19,8 @@ from trustee.tokens import issue_token
 
 
 @pytest.fixture
-def core(tmp_path):
-    core, _root = Core.dev(root_token="root", folder=tmp_path)
-    yield core
-    core.close()
+def core(dev_core):
+    return dev_core.core
 
 
 @pytest.fixture
@@ -127,3 +124,80 @@ def test_encrypt_for_an_audience(core, client):
         "/v1/trustee/trustees/alice/decrypt", json={"ciphertext": sealed["ciphertext"]}
     )
     assert denied.status_code == 400
+
+
+def test_claim_with_encrypt_for_opens_only_with_the_audiences_key(core, client):
+    from trustee.auth.audiences import open_claims
+    from trustee.tokens import verify_token
+
+    agency_key, stranger_key = generate_private_key(), generate_private_key()
+    agency_address = address_from_public_key(public_key_from_private(agency_key))
+    client.post("/v1/trustee/trustees/alice")
+    client.post("/v1/trustee/audiences/agency", json={"token": issue_token(agency_key).jwt})
+    answer = client.post(
+        "/v1/trustee/trustees/alice/claim",
+        json={"claims": CLAIMS, "audience": "rental-agency", "encrypt_for": "agency"},
+    )
+    assert answer.status_code == 200, answer.text
+    jwt = answer.json()["data"]["jwt"]
+    result = verify_token(jwt, audience="rental-agency")
+    assert result.valid
+    payload = result.claims
+    assert payload["encrypted"] == {
+        "alg": "ECIES-secp256k1",
+        "to": agency_address,
+        "claims": sorted(CLAIMS),
+    }
+    assert "KITT" not in jwt and payload["plate"] != "KITT"
+    opened = open_claims(agency_key, payload)
+    assert {name: opened[name] for name in CLAIMS} == CLAIMS
+    assert "encrypted" not in opened and opened["iss"] == payload["iss"]
+    with pytest.raises(CryptoError, match="not for"):
+        open_claims(stranger_key, payload)
+    # A recipient that ignores the "to" field still cannot read them.
+    with pytest.raises(CryptoError):
+        decrypt_claims(stranger_key, {name: payload[name] for name in CLAIMS})
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"encrypt_for": "nobody", "claims": {"a": 1}}, 404),
+        ({"encrypt_for": "agency"}, 400),
+        ({"encrypt_for": "agency", "claims": {"encrypted": 1}}, 400),
+        ({"encrypt_for": "bad name!", "claims": {"a": 1}}, 400),
+    ],
+)
+def test_encrypt_for_refusals(core, client, body, status):
+    client.post("/v1/trustee/trustees/alice")
+    client.post(
+        "/v1/trustee/audiences/agency", json={"token": issue_token(generate_private_key()).jwt}
+    )
+    answer = client.post("/v1/trustee/trustees/alice/claim", json=body)
+    assert answer.status_code == status, answer.text
+
+
+def test_a_trustee_decrypts_claims_encrypted_for_it(core, client):
+    for name in ("alice", "agency", "bob"):
+        client.post(f"/v1/trustee/trustees/{name}")
+    agency_jwt = client.post("/v1/trustee/trustees/agency/claim", json={}).json()["data"]["jwt"]
+    client.post("/v1/trustee/audiences/agency", json={"token": agency_jwt})
+    payload = client.post(
+        "/v1/trustee/trustees/alice/claim", json={"claims": CLAIMS, "encrypt_for": "agency"}
+    ).json()["data"]["claims"]
+    opened = client.post("/v1/trustee/trustees/agency/decrypt", json={"claims": payload})
+    assert opened.status_code == 200, opened.text
+    assert {name: opened.json()["data"]["claims"][name] for name in CLAIMS} == CLAIMS
+    values_only = {name: payload[name] for name in CLAIMS}
+    assert (
+        client.post("/v1/trustee/trustees/agency/decrypt", json={"claims": values_only}).json()[
+            "data"
+        ]["claims"]
+        == CLAIMS
+    )
+    for body in ({"claims": payload}, {"claims": values_only}):
+        refused = client.post("/v1/trustee/trustees/bob/decrypt", json=body)
+        assert refused.status_code == 400
+        assert refused.json()["errors"] == ["the claims do not decrypt with this trustee's key"]
+    for body in ({}, {"claims": payload, "ciphertext": "trustee:v1:AA"}, {"claims": {}}):
+        assert client.post("/v1/trustee/trustees/agency/decrypt", json=body).status_code == 400

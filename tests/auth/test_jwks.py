@@ -9,15 +9,12 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from trustee.core import Core
 from trustee.server.app import create_app
 
 
 @pytest.fixture
-def core(tmp_path):
-    core, _root = Core.dev(root_token="root", folder=tmp_path)
-    yield core
-    core.close()
+def core(dev_core):
+    return dev_core.core
 
 
 def free_port() -> int:

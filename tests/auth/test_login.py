@@ -1,18 +1,20 @@
 """auth/trustee roles and login: a JWT from a trusted address becomes a server token."""
 
+import json
 import time
 
 import orjson
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from trustee.auth.login import LoginDenied, LoginError
-from trustee.core import Core
 from trustee.crypto.address import address_from_public_key
 from trustee.crypto.encoding import b64url_encode
 from trustee.crypto.secp256k1 import es256k_sign, generate_private_key, public_key_from_private
 from trustee.errors import PermissionDenied
 from trustee.server.app import create_app
+from trustee.storage.schema_auth import auth_roles
 from trustee.tokens import issue_token
 
 
@@ -33,10 +35,8 @@ class Party:
 
 
 @pytest.fixture
-def core(tmp_path):
-    core, _root = Core.dev(root_token="root", folder=tmp_path)
-    yield core
-    core.close()
+def core(dev_core):
+    return dev_core.core
 
 
 @pytest.fixture
@@ -245,3 +245,33 @@ def test_service_errors_are_typed(core, kitt):
     with pytest.raises(LoginError) as refused:
         core.login.login("renter", good_jwt(kitt, usage="nope"))
     assert refused.value.reason == "claim_mismatch"
+
+
+def test_a_role_never_grants_root(client, core, kitt):
+    answer = client.post(
+        "/v1/auth/trustee/role/admin",
+        json={"bound_issuers": [kitt.address], "token_policies": ["root"]},
+    )
+    assert answer.status_code == 400
+    assert "root" in answer.json()["errors"][0]
+    # A role stored some other way is still refused at login, before its jti is spent.
+    config = core.roles.put("admin", {"bound_issuers": [kitt.address]}).to_dict()
+    config = {key: value for key, value in config.items() if key != "name"}
+    with core.db.begin() as conn:
+        conn.execute(
+            sa.update(auth_roles)
+            .where(auth_roles.c.name == "admin")
+            .values(config=json.dumps(config | {"token_policies": ["root"]}))
+        )
+    jwt = kitt.jwt(subject="m", ttl=600)
+    with pytest.raises(LoginDenied) as denied:
+        core.login.login("admin", jwt)
+    assert denied.value.reason == "root_policy"
+
+
+def test_expired_jtis_are_purged(core, kitt):
+    core.roles.put("renter", {"bound_issuers": [kitt.address], **ROLE})
+    start = time.time()
+    core.login.login("renter", good_jwt(kitt), now=start)
+    assert core.login.purge_used(now=start + 60) == 0  # still live: kept to catch replays
+    assert core.login.purge_used(now=start + 600 + core.login.leeway + 1) == 1

@@ -109,12 +109,56 @@ def test_priority_order():
     assert keys == sorted(keys)
 
 
-def test_deny_in_any_policy_wins_over_grants_in_others():
+def test_a_more_specific_deny_in_another_policy_wins():
     grant = parse_policy('path "trustee/trustees/*" { capabilities = ["read", "update"] }')
     deny = parse_policy('path "trustee/trustees/bob*" { capabilities = ["deny"] }')
     assert allows([grant, deny], "trustee/trustees/alice", "read")
     assert not allows([grant, deny], "trustee/trustees/bob", "read")
     assert not allows([deny, grant], "trustee/trustees/bob/claim", "update")
+
+
+def test_the_most_specific_pattern_wins_across_policies_as_in_vault():
+    # Vault merges a token's policies: the most specific matching pattern decides, wherever
+    # it is written, so an exact grant beats a wildcard deny in another policy...
+    deny_all = parse_policy('path "trustee/*" { capabilities = ["deny"] }')
+    alice = parse_policy('path "trustee/trustees/alice/claim" { capabilities = ["update"] }')
+    assert allows([deny_all, alice], "trustee/trustees/alice/claim", "update")
+    assert not allows([deny_all, alice], "trustee/trustees/bob/claim", "update")
+    # ...and a deny on the same pattern, in any policy, beats every grant.
+    no_alice = parse_policy('path "trustee/trustees/alice/claim" { capabilities = ["deny"] }')
+    assert not allows([alice, no_alice], "trustee/trustees/alice/claim", "update")
+    assert not allows([no_alice, alice], "trustee/trustees/alice/claim", "update")
+
+
+def test_a_less_specific_grant_does_not_add_to_the_chosen_rule():
+    broad = parse_policy('path "trustee/trustees/*" { capabilities = ["read", "update"] }')
+    narrow = parse_policy('path "trustee/trustees/alice" { capabilities = ["read"] }')
+    assert granted([broad, narrow], "trustee/trustees/alice") == {"read"}
+    assert granted([broad, narrow], "trustee/trustees/bob") == {"read", "update"}
+
+
+@pytest.mark.parametrize(
+    ("rules", "allowed"),
+    [
+        ('path "trustee/trustees/*" { capabilities = ["list"] }', True),
+        ('path "trustee/trustees/" { capabilities = ["list"] }', True),
+        ('path "trustee/trustees" { capabilities = ["list"] }', True),
+        ('path "trustee/trustees" { capabilities = ["read"] }', False),
+        ('path "trustee/*" { capabilities = ["read"] }', False),
+        (
+            'path "trustee/trustees" { capabilities = ["list"] }\n'
+            'path "trustee/trustees/*" { capabilities = ["deny"] }',
+            False,
+        ),
+        (
+            'path "trustee/trustees" { capabilities = ["list"] }\n'
+            'path "trustee/*" { capabilities = ["read"] }',
+            False,
+        ),
+    ],
+)
+def test_list_is_checked_on_the_folder_with_a_trailing_slash(rules, allowed):
+    assert allows([parse_policy(rules)], "trustee/trustees", "list") is allowed
 
 
 def test_deny_wins_within_a_rule():

@@ -15,13 +15,8 @@ AAD = b"test:aad"
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "trustee.db"
-
-
-@pytest.fixture
-def db(db_path):
-    database = open_database(f"sqlite:///{db_path}")
+def db(storage_url):
+    database = open_database(storage_url)
     yield database
     database.close()
 
@@ -169,8 +164,8 @@ def test_share_configuration_is_validated(db, shares, threshold):
     assert not Barrier(db).initialized
 
 
-def test_restart_keeps_initialization_and_unseals_with_the_same_shares(db_path):
-    first_db = open_database(f"sqlite:///{db_path}")
+def test_restart_keeps_initialization_and_unseals_with_the_same_shares(storage_url):
+    first_db = open_database(storage_url)
     first = Barrier(first_db)
     shares = first.initialize(5, 3)
     first.unseal(shares[0])
@@ -179,7 +174,7 @@ def test_restart_keeps_initialization_and_unseals_with_the_same_shares(db_path):
     blob = first.encrypt(b"survives", AAD)
     first_db.close()
 
-    second_db = open_database(f"sqlite:///{db_path}")
+    second_db = open_database(storage_url)
     second = Barrier(second_db)
     assert second.initialized
     assert second.status() == SealStatus(initialized=True, sealed=True, t=3, n=5, progress=0)

@@ -60,13 +60,8 @@ TYPED_DATA = {
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "trustee.db"
-
-
-@pytest.fixture
-def unsealed(db_path):
-    db = open_database(f"sqlite:///{db_path}")
+def unsealed(storage_url):
+    db = open_database(storage_url)
     barrier = Barrier(db)
     shares = barrier.initialize(3, 2)
     barrier.unseal(shares[0])
@@ -420,13 +415,13 @@ def test_private_key_never_in_reprs_or_storage(unsealed):
     assert KEY_HEX[:-2] not in str(caught.value)
 
 
-def test_restart_keeps_trustees(db_path, unsealed):
+def test_restart_keeps_trustees(storage_url, unsealed):
     service, _barrier, db, shares = unsealed
     created = {name: service.create(name) for name in ("alice", "bob")}
     imported = service.import_private_key("hardhat", KEY_HEX)
     db.close()
 
-    reopened = open_database(f"sqlite:///{db_path}")
+    reopened = open_database(storage_url)
     barrier = Barrier(reopened)
     again = TrusteeService(reopened, barrier)
     assert again.list_names() == ["alice", "bob", "hardhat"]

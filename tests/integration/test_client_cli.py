@@ -23,6 +23,7 @@ import orjson
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from live_server import initialise_and_unseal
 
 from trustee.client import (
     AlreadyExists,
@@ -71,11 +72,17 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, module_storage_url: str
+) -> Iterator[Server]:
     port = free_port()
     root_token = "root-" + secrets.token_urlsafe(24)
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUSTEE_", "VAULT_"))}
+    # SQLite: dev mode. PostgreSQL: a new database, initialised and unsealed as an operator would.
+    storage = ["--dev", "--dev-root-token", root_token]
+    if not module_storage_url.startswith("sqlite"):
+        storage = ["--storage", module_storage_url]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [
@@ -83,9 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 "-m",
                 "trustee",
                 "server",
-                "--dev",
-                "--dev-root-token",
-                root_token,
+                *storage,
                 "--listen",
                 f"127.0.0.1:{port}",
             ],
@@ -100,10 +105,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         if process.poll() is not None:
             pytest.fail(f"server exited early ({process.returncode}):\n{running.log()}")
         try:
-            if httpx.get(f"{running.address}/v1/sys/health", timeout=1).status_code == 200:
-                break
+            status = httpx.get(f"{running.address}/v1/sys/health", timeout=1).status_code
         except httpx.HTTPError:
-            pass
+            status = None
+        if status == 501:  # not initialised: the PostgreSQL start
+            running.root_token, unseal_key = initialise_and_unseal(running.address)
+            running.secrets |= {running.root_token, unseal_key}
+            continue
+        if status == 200:
+            break
         if time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"server not healthy after {STARTUP_SECONDS}s:\n{running.log()}")

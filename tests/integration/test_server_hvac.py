@@ -8,7 +8,7 @@ import jwt as pyjwt
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from live_server import LiveServer
+from live_server import LiveServer, start_ready
 
 pytestmark = pytest.mark.integration
 
@@ -18,17 +18,17 @@ PASSPHRASE = "correct horse battery staple " + secrets.token_hex(4)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = "root-" + secrets.token_hex(8)
-    live = LiveServer(
-        "--dev", "--dev-root-token", root, log_path=tmp_path_factory.mktemp("log") / "server.log"
+def server(tmp_path_factory, module_storage_url):
+    live = start_ready(
+        module_storage_url,
+        tmp_path_factory.mktemp("log") / "server.log",
+        root_token="root-" + secrets.token_hex(8),
     )
-    live.root = root
     yield live
     assert live.stop() == 0  # SIGTERM is a graceful shutdown
     log = live.log()
-    for secret in (KEY_HEX, PASSPHRASE):
-        assert secret not in log
+    for secret in (KEY_HEX, PASSPHRASE, live.unseal_key):
+        assert secret is None or secret not in log
 
 
 @pytest.fixture
@@ -160,8 +160,8 @@ def test_child_token_without_policy_is_denied(vault: hvac.Client, server) -> Non
     assert not limited.is_authenticated()
 
 
-def test_restart_keeps_trustees_and_sealed_is_503(tmp_path) -> None:
-    storage = f"sqlite:///{tmp_path / 'data' / 'trustee.db'}"
+def test_restart_keeps_trustees_and_sealed_is_503(tmp_path, storage_url) -> None:
+    storage = storage_url
     first = LiveServer("--storage", storage, log_path=tmp_path / "first.log")
     try:
         assert httpx.get(f"{first.address}/v1/sys/health").status_code == 501

@@ -2,10 +2,18 @@
 
 import json
 import math
+import os
+import string
+import uuid
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from trustee.errors import InvalidRequest
 from trustee.ledger.canonical import CanonicalJSONError, canonical_json
+from trustee.ledger.records import EventRequest, compose_entry, prepare_event
 
 # RFC 8785 §3.2.2: the sample input, as JSON text (escapes kept as the RFC writes them).
 RFC_INPUT = r"""{
@@ -108,3 +116,86 @@ def test_cycles_are_refused():
     loop.append(loop)
     with pytest.raises(CanonicalJSONError, match="nested too deeply"):
         canonical_json(loop)
+
+
+# --- the orjson fast path equals the reference serialiser ------------------------------------
+
+_text = st.text(st.characters(codec="utf-8"), max_size=12) | st.text(max_size=6)
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _text,
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(_text, inner, max_size=5)
+        | st.dictionaries(st.text(string.ascii_letters + "_", max_size=8), inner, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+def _reference(value):
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, UnicodeError, RecursionError):
+        return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(_json_values)
+def test_property_canonical_json_is_the_reference_bytes(value):
+    expected = _reference(value)
+    if expected is None:
+        with pytest.raises(CanonicalJSONError):
+            canonical_json(value)
+    else:
+        assert canonical_json(value) == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.dictionaries(_text.filter(bool), _json_values, max_size=4),
+    st.dictionaries(_text.filter(bool), _json_values, max_size=3),
+    st.text(max_size=20),
+    st.one_of(st.none(), st.text(max_size=20)),
+    st.integers(0, 2**53 - 1),
+)
+def test_property_a_composed_entry_is_the_records_canonical_json(
+    event_attributes, asset_attributes, operation, declared, log_index
+):
+    request = EventRequest(
+        "0b5c1d2e-0000-4000-8000-000000000000",
+        event_attributes=event_attributes,
+        asset_attributes=asset_attributes,
+        operation=operation,
+        timestamp_declared=declared,
+        principal_declared={"issuer": operation} if declared else None,
+        principal_accepted={"accessor": "a" * 8, "display_name": "root"},
+    )
+    try:
+        prepared = prepare_event(request)
+    except InvalidRequest:
+        assert _reference(event_attributes) is None or _reference(asset_attributes) is None
+        return
+    record, entry = compose_entry(prepared, log_index, "2026-01-02T03:04:05.000006Z")
+    assert entry == rfc8785.dumps(record)
+
+
+def test_event_ids_are_random_version_4_uuids_even_after_fork():
+    ids = [prepare_event(EventRequest("a")).uuid for _ in range(600)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child reports its next id, then leaves without cleanup
+        os.write(write, prepare_event(EventRequest("a")).uuid.encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    from_child = os.read(read, 64).decode()
+    os.close(read)
+    assert from_child != prepare_event(EventRequest("a")).uuid

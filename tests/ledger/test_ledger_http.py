@@ -1,12 +1,13 @@
 """The ledger routes end to end, in process."""
 
 import base64
+import json
 import warnings
 
 import pytest
-from ledgerlib import Device, evidence, truncate
+from ledgerlib import KINDS, Device, evidence, truncate
 
-from trustee.core import Core
+from engines import open_dev_core
 from trustee.ledger import merkle
 from trustee.ledger.audit import audit_bundle
 from trustee.ledger.note import open_checkpoint
@@ -18,12 +19,12 @@ with warnings.catch_warnings():
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory):
-    core, root = Core.dev(root_token="root", folder=tmp_path_factory.mktemp("http"))
-    with TestClient(create_app(core)) as test_client:
-        test_client.headers["X-Vault-Token"] = root
+def client(module_storage_url: str):
+    ready = open_dev_core(module_storage_url)
+    with TestClient(create_app(ready.core)) as test_client:
+        test_client.headers["X-Vault-Token"] = ready.root
         yield test_client
-    core.close()
+    ready.core.close()
 
 
 def data(response) -> dict:
@@ -138,3 +139,114 @@ def test_errors(client: TestClient) -> None:
     assert client.get("/v1/ledger/log/entries", params={"start": "x", "end": 1}).status_code == 400
     unauthenticated = client.get("/v1/ledger/log/checkpoint", headers={"X-Vault-Token": "wrong"})
     assert unauthenticated.status_code == 403
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_key_form_of_every_algorithm(client: TestClient, kind: str) -> None:
+    """Hex, PEM, JWK and JWK text name the same key: one canonical form, GOOD verdicts."""
+    device = Device(kind)
+    for form, public_key in device.key_forms().items():
+        body = {"device_key": {"alg": device.device_key["alg"], "public_key": public_key}}
+        asset = data(client.post("/v1/ledger/assets", json=body))
+        assert asset["device_key"] == device.device_key, form
+        record = data(
+            client.post(
+                f"/v1/ledger/assets/{asset['uuid']}/events",
+                json={"event_attributes": evidence(device)},
+            )
+        )
+        event = record["identity"].rsplit("/", 1)[-1]
+        assert data(client.get(f"/v1/ledger/events/{event}/verify"))["status"] == "GOOD", form
+
+
+@pytest.mark.parametrize(
+    ("device_key", "fragment"),
+    [
+        ({"alg": "RS256", "public_key": "00"}, "alg must be one of"),
+        (
+            {
+                "alg": "ES256",
+                "public_key": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+            },
+            "PEM",
+        ),
+        (
+            {"alg": "EdDSA", "public_key": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}},
+            "OKP",
+        ),
+        ({"alg": "ES256K", "public_key": {"kty": "EC", "crv": "secp256k1", "d": "AA"}}, "private"),
+        ({"alg": "ES256", "public_key": "0x" + "11" * 20}, "only a key for ES256K"),
+        ({"alg": "ES256K", "public_key": "zz"}, "secp256k1"),
+    ],
+)
+def test_bad_device_keys_are_one_clear_400(client: TestClient, device_key, fragment: str) -> None:
+    answer = client.post("/v1/ledger/assets", json={"device_key": device_key})
+    assert answer.status_code == 400, answer.text
+    assert fragment in answer.json()["errors"][0]
+
+
+def test_require_signature_writes_nothing_over_http(client: TestClient) -> None:
+    device = Device("ES256K-address")
+    asset = data(
+        client.post(
+            "/v1/ledger/assets",
+            json={"device_key": device.device_key, "require_signature": True},
+        )
+    )["uuid"]
+    size = data(client.get("/v1/ledger/log/checkpoint"))["size"]
+    good = evidence(device)
+    for attributes in (
+        {},  # unsigned
+        dict(good, arc_evidence_signature=truncate(good["arc_evidence_signature"])),
+        dict(good, arc_evidence="altered"),
+        evidence(Device("ES256K-address")),  # another device's key
+    ):
+        answer = client.post(
+            f"/v1/ledger/assets/{asset}/events", json={"event_attributes": attributes}
+        )
+        assert answer.status_code == 400 and "requires a good device signature" in answer.text
+    assert data(client.get("/v1/ledger/log/checkpoint"))["size"] == size
+    assert data(client.get(f"/v1/ledger/assets/{asset}/events"))["events"] == []
+    accepted = client.post(f"/v1/ledger/assets/{asset}/events", json={"event_attributes": good})
+    assert data(accepted)["log_index"] == size
+
+
+def test_bad_input_is_a_4xx_never_a_500(client: TestClient) -> None:
+    asset = data(client.post("/v1/ledger/assets", json={}))["uuid"]
+    events = f"/v1/ledger/assets/{asset}/events"
+    probes = [
+        ("POST", events, {"event_attributes": {"n": 2**60}}),
+        ("POST", events, {"event_attributes": {"s": "\ud800"}}),
+        ("POST", events, {"event_attributes": {"f": float("1e308") * 10}}),
+        ("POST", events, {"event_attributes": "not an object"}),
+        ("POST", events, {"operation": "x" * 300}),
+        ("POST", events, {"asset_attributes": {"": 1}}),
+        ("POST", events, {"event_attributes": {"big": "x" * 70_000}}),
+        ("POST", "/v1/ledger/assets/" + "a" * 100 + "/events", {}),
+        ("GET", events + "?page_token=%%%", None),
+        ("GET", events + "?next_page_token=eyJ2IjoyfQ", None),
+        ("GET", events + "?since=yesterday", None),
+        ("GET", events + "?page_size=0", None),
+        ("GET", events + "?page_size=many", None),
+        ("GET", "/v1/ledger/assets?page_token=garbage", None),
+        ("GET", "/v1/ledger/log/proof/inclusion?index=-1", None),
+        ("GET", "/v1/ledger/log/proof/inclusion?index=0&size=99999999999999999999", None),
+        ("GET", "/v1/ledger/log/proof/consistency?first=5&second=1", None),
+        ("GET", "/v1/ledger/log/proof/consistency?first=x", None),
+        ("GET", "/v1/ledger/log/entries?start=3&end=1", None),
+        ("GET", f"/v1/ledger/assets/{asset}/bundle?older_size=-1", None),
+        ("GET", f"/v1/ledger/assets/{asset}/bundle?older_size=999999", None),
+        ("POST", f"/v1/ledger/assets/{asset}/keys", {"device_key": {"alg": "ES256"}}),
+        ("POST", "/v1/ledger/assets/nope/keys", {"device_key": Device("EdDSA").device_key}),
+        ("GET", "/v1/ledger/events/nope/verify", None),
+    ]
+    for method, path, body in probes:
+        if body is None:
+            answer = client.request(method, path)
+        else:
+            content = json.dumps(body, allow_nan=True)
+            answer = client.request(
+                method, path, content=content, headers={"Content-Type": "application/json"}
+            )
+        assert 400 <= answer.status_code < 500, (method, path, answer.status_code, answer.text)
+        assert answer.json()["errors"], (method, path)

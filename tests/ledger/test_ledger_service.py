@@ -1,8 +1,7 @@
-"""The ledger service on real SQLite files: verdicts, refusals, the log, restarts."""
+"""The ledger service on both engines: verdicts, refusals, the log, restarts."""
 
 import base64
 import hashlib
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -11,6 +10,7 @@ from ledgerlib import KINDS, Device, evidence, open_core, reopen, truncate
 from trustee.errors import InvalidRequest, NotFound, Sealed
 from trustee.ledger import merkle
 from trustee.ledger.service import EventRequest, LedgerService
+from trustee.secret import Secret
 
 WHO = {"accessor": "acc", "display_name": "tester"}
 
@@ -28,8 +28,8 @@ def mth(entries: list[bytes]) -> bytes:
 
 
 @pytest.fixture
-def env(tmp_path: Path):
-    core, share = open_core(tmp_path)
+def env(storage_url: str):
+    core, share = open_core(storage_url)
     service = core.ledger
     yield core, service, share
     core.close()
@@ -211,8 +211,8 @@ def _open_note(note: str, verifier_key: str) -> str:
     return text
 
 
-def test_log_proofs_checkpoint_and_restart(tmp_path: Path) -> None:
-    core, share = open_core(tmp_path)
+def test_log_proofs_checkpoint_and_restart(storage_url: str) -> None:
+    core, share = open_core(storage_url)
     service = core.ledger
     device = Device("EdDSA")
     asset = service.create_asset({}, device.device_key)["uuid"]
@@ -247,7 +247,7 @@ def test_log_proofs_checkpoint_and_restart(tmp_path: Path) -> None:
     core.close()
 
     # Restart: same log, same key, proofs still verify, appends continue.
-    core, service = reopen(tmp_path, share)
+    core, service = reopen(storage_url, share)
     try:
         assert service.checkpoint()["root_hash"] == checkpoint["root_hash"]
         assert service.public_key() == key
@@ -273,12 +273,30 @@ def test_log_proofs_checkpoint_and_restart(tmp_path: Path) -> None:
         core.close()
 
 
-def test_sealed_barrier_hides_the_log_key(tmp_path: Path) -> None:
-    core, share = open_core(tmp_path)
+def test_sealed_barrier_hides_the_log_key(storage_url: str) -> None:
+    core, share = open_core(storage_url)
     core.ledger.checkpoint()  # makes the key
     core.close()
-    core, service = reopen(tmp_path, share)
+    core, service = reopen(storage_url, share)
     core.barrier.seal()
     with pytest.raises(Sealed):
         service.checkpoint()
     core.db.close()
+
+
+def test_sealing_a_running_server_stops_checkpoint_signing(storage_url: str) -> None:
+    core, share = open_core(storage_url)
+    try:
+        service = core.ledger
+        key = service.public_key()
+        first = service.checkpoint()
+        core.barrier.seal()
+        with pytest.raises(Sealed):
+            service.checkpoint()
+        with pytest.raises(Sealed):
+            service.public_key()
+        core.barrier.unseal(Secret(share))
+        assert service.public_key() == key
+        assert service.checkpoint()["root_hash"] == first["root_hash"]
+    finally:
+        core.close()

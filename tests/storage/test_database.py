@@ -1,4 +1,8 @@
-"""The database opens, migrates once, persists and is tuned for durability."""
+"""The database opens, migrates once, persists and is tuned for durability, on both engines.
+
+Tests taking ``storage_url`` or ``empty_storage_url`` run on SQLite and on PostgreSQL; the
+SQLite tuning and file-permission tests are SQLite's own.
+"""
 
 import os
 import stat
@@ -20,15 +24,14 @@ def _versions(db):
         return [row.version for row in conn.execute(sa.select(schema.schema_version))]
 
 
-def test_migrations_apply_once_and_reopen_is_idempotent(tmp_path):
-    path = tmp_path / "trustee.db"
-    db = open_database(_url(path))
+def test_migrations_apply_once_and_reopen_is_idempotent(empty_storage_url):
+    db = open_database(empty_storage_url)
     assert _versions(db) == list(range(1, len(MIGRATIONS) + 1))
     with db.begin() as conn:
         assert migrate(conn) == []
     db.close()
 
-    again = open_database(_url(path))
+    again = open_database(empty_storage_url)
     assert _versions(again) == list(range(1, len(MIGRATIONS) + 1))
     with again.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
@@ -36,14 +39,13 @@ def test_migrations_apply_once_and_reopen_is_idempotent(tmp_path):
     again.close()
 
 
-def test_file_database_persists_across_reopen(tmp_path):
-    path = tmp_path / "trustee.db"
-    db = open_database(_url(path))
+def test_database_persists_across_reopen(storage_url):
+    db = open_database(storage_url)
     with db.begin() as conn:
         conn.execute(sa.insert(schema.kv_config).values(key="greeting", value="hello"))
     db.close()
 
-    reopened = open_database(_url(path))
+    reopened = open_database(storage_url)
     with reopened.connect() as conn:
         value = conn.execute(
             sa.select(schema.kv_config.c.value).where(schema.kv_config.c.key == "greeting")
@@ -81,8 +83,8 @@ def test_memory_database_shares_one_connection():
     db.close()
 
 
-def test_transaction_rolls_back_on_error_ddl_included(tmp_path):
-    db = open_database(_url(tmp_path / "trustee.db"))
+def test_transaction_rolls_back_on_error_ddl_included(storage_url):
+    db = open_database(storage_url)
     with pytest.raises(RuntimeError), db.begin() as conn:
         conn.execute(sa.insert(schema.kv_config).values(key="k", value="v"))
         conn.exec_driver_sql("CREATE TABLE scratch (a INTEGER)")
@@ -93,8 +95,8 @@ def test_transaction_rolls_back_on_error_ddl_included(tmp_path):
     db.close()
 
 
-def test_a_new_step_is_applied_once_and_a_failing_step_leaves_nothing(tmp_path):
-    db = open_database(_url(tmp_path / "trustee.db"))
+def test_a_new_step_is_applied_once_and_a_failing_step_leaves_nothing(empty_storage_url):
+    db = open_database(empty_storage_url)
     extra = sa.Table("extra", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True))
 
     def v2(conn):
@@ -117,18 +119,17 @@ def test_a_new_step_is_applied_once_and_a_failing_step_leaves_nothing(tmp_path):
     db.close()
 
 
-def test_a_newer_schema_is_refused(tmp_path):
-    path = tmp_path / "trustee.db"
-    db = open_database(_url(path))
+def test_a_newer_schema_is_refused(empty_storage_url):
+    db = open_database(empty_storage_url)
     with db.begin() as conn:
         conn.execute(sa.insert(schema.schema_version).values(version=999, applied_time=0.0))
     db.close()
     with pytest.raises(RuntimeError, match="newer than this trustee"):
-        open_database(_url(path))
+        open_database(empty_storage_url)
 
 
-def test_concurrent_writers_wait_instead_of_failing(tmp_path):
-    db = open_database(_url(tmp_path / "trustee.db"))
+def test_concurrent_writers_wait_instead_of_failing(storage_url):
+    db = open_database(storage_url)
     errors = []
 
     def write(worker):
@@ -170,9 +171,23 @@ def test_unknown_scheme_is_refused():
         open_database("mysql://localhost/db")
 
 
+def test_pool_settings_come_from_the_url_and_leave_it():
+    db = open_database(
+        "postgresql://user@127.0.0.1:1/db?pool_size=3&max_overflow=1&sslmode=disable",
+        apply_migrations=False,
+    )
+    assert db.engine.pool.size() == 3
+    assert db.engine.pool._max_overflow == 1
+    assert dict(db.engine.url.query) == {"sslmode": "disable"}  # libpq never sees ours
+    db.close()
+    with pytest.raises(ValueError, match="pool_size"):
+        open_database("postgresql://user@127.0.0.1:1/db?pool_size=many", apply_migrations=False)
+
+
 @pytest.mark.postgres
-def test_postgresql_replicas_migrate_once(postgres_url):
-    url = postgres_url
+def test_postgresql_replicas_migrate_once(postgres_databases):
+    """Four processes' worth of engines open one empty database at once: one migrates."""
+    url = postgres_databases.create()
     errors = []
 
     def start():
@@ -189,4 +204,7 @@ def test_postgresql_replicas_migrate_once(postgres_url):
     assert errors == []
     db = open_database(url)
     assert _versions(db) == list(range(1, len(MIGRATIONS) + 1))
+    with db.connect() as conn:
+        assert conn.exec_driver_sql("SHOW application_name").scalar() == "trustee"
     db.close()
+    postgres_databases.drop(url)

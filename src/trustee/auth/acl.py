@@ -24,6 +24,7 @@ from trustee.auth.token_store import TokenEntry
 from trustee.errors import InvalidRequest, NotFound
 from trustee.storage import Database
 from trustee.storage.schema_auth import acl_policies as _P
+from trustee.storage.upsert import upsert
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", re.ASCII)
 BUILTIN = (DEFAULT, ROOT)
@@ -77,9 +78,7 @@ class PolicyStore:
             "updated_time": self._clock(),
         }
         with self._db.begin() as conn:
-            updated = conn.execute(sa.update(_P).where(_P.c.name == name).values(**values))
-            if updated.rowcount == 0:
-                conn.execute(sa.insert(_P).values(name=name, **values))
+            upsert(conn, _P, {"name": name, **values})
         self._changed()
         return StoredPolicy(name, text, policy)
 

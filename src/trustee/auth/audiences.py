@@ -14,6 +14,15 @@ Encrypted claims (:func:`encrypt_claims_for`): each claim value is encoded as co
 of the ECIES bytes, so ``{"plate": "KITT"}`` becomes ``{"plate": "BPx3…"}``; the claim names
 stay in clear. :func:`decrypt_claims` reverses it with the audience's private key.
 
+``claim`` with ``encrypt_for`` (:func:`seal_claims`) also adds a clear claim saying what was
+done, so a recipient knows which values to open and whether they are meant for it::
+
+    "encrypted": {"alg": "ECIES-secp256k1", "to": "<recipient address>", "claims": ["plate"]}
+
+:func:`open_claims` takes a whole payload like that and gives it back with those values
+decrypted and the ``encrypted`` claim removed. The JWT's signature covers the ciphertexts, so
+the issuer vouches for them as for any claim.
+
 Free-form ciphertexts (``trustee/trustees/:name/encrypt``) are ``trustee:v1:`` followed by the
 base64url ECIES bytes, versioned as Vault's transit ciphertexts are.
 """
@@ -26,9 +35,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from trustee.auth.trust_lists import check_name
+from trustee.crypto.address import address_from_public_key
 from trustee.crypto.ecies import decrypt_with, encrypt_to
 from trustee.crypto.encoding import b64url_decode, b64url_encode, hex_decode
 from trustee.crypto.errors import CryptoError
+from trustee.crypto.secp256k1 import public_key_from_private
 from trustee.custody.trustees import TrusteeService
 from trustee.errors import AlreadyExists, InvalidRequest, NotFound
 from trustee.storage import Database
@@ -37,6 +48,8 @@ from trustee.tokens import KeyCache, Reason, verify_token
 
 CIPHERTEXT_PREFIX = "trustee:v1:"
 MAX_PLAINTEXT_BYTES = 1024 * 1024
+ENCRYPTED_CLAIM = "encrypted"
+ENCRYPTION_ALGORITHM = "ECIES-secp256k1"
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,11 @@ class AudienceService:
     def public_key(self, name: str) -> bytes:
         return hex_decode(self.get(name).public_key, what="public key")
 
+    def seal_claims(self, name: str, claims: dict[str, Any]) -> dict[str, Any]:
+        """``claims`` encrypted for the audience ``name`` (:func:`seal_claims`)."""
+        info = self.get(name)
+        return seal_claims(hex_decode(info.public_key, what="public key"), info.address, claims)
+
     def delete(self, name: str) -> None:
         check_name(name, "audience")
         with self._db.begin() as conn:
@@ -131,12 +149,55 @@ def decrypt_claims(private_key: bytes, claims: dict[str, Any]) -> dict[str, Any]
     for name, value in claims.items():
         if not isinstance(value, str):
             raise CryptoError(f"claim {name!r} is not an encrypted value")
-        plaintext = decrypt_with(private_key, b64url_decode(value))
+        try:
+            plaintext = decrypt_with(private_key, b64url_decode(value))
+        except UnicodeEncodeError:
+            raise CryptoError(f"claim {name!r} is not an encrypted value") from None
         try:
             out[name] = json.loads(plaintext.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise CryptoError(f"claim {name!r} does not decrypt to JSON") from None
     return out
+
+
+def seal_claims(public_key: bytes, recipient: str, claims: dict[str, Any]) -> dict[str, Any]:
+    """Every claim encrypted to ``public_key``, plus the clear ``encrypted`` descriptor."""
+    if not isinstance(claims, dict) or not claims:
+        raise InvalidRequest("encrypt_for needs claims to encrypt")
+    if ENCRYPTED_CLAIM in claims:
+        raise InvalidRequest(f"the claim {ENCRYPTED_CLAIM!r} is set when claims are encrypted")
+    sealed: dict[str, Any] = encrypt_claims_for(public_key, claims)
+    sealed[ENCRYPTED_CLAIM] = {
+        "alg": ENCRYPTION_ALGORITHM,
+        "to": recipient,
+        "claims": sorted(claims),
+    }
+    return sealed
+
+
+def open_claims(private_key: bytes, payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` with the claims its ``encrypted`` descriptor names decrypted.
+
+    :class:`CryptoError` when the descriptor is missing or malformed, names another recipient,
+    or a value does not decrypt with ``private_key``.
+    """
+    descriptor = payload.get(ENCRYPTED_CLAIM) if isinstance(payload, dict) else None
+    if not isinstance(descriptor, dict):
+        raise CryptoError(f"the payload has no {ENCRYPTED_CLAIM!r} claim")
+    names = descriptor.get("claims")
+    if (
+        descriptor.get("alg") != ENCRYPTION_ALGORITHM
+        or not isinstance(names, list)
+        or not all(isinstance(name, str) and name in payload for name in names)
+    ):
+        raise CryptoError(f"the {ENCRYPTED_CLAIM!r} claim is not understood")
+    recipient = descriptor.get("to")
+    mine = address_from_public_key(public_key_from_private(private_key))
+    if not isinstance(recipient, str) or recipient.lower() != mine.lower():
+        raise CryptoError(f"the claims are encrypted for {recipient!r}, not for {mine}")
+    opened = decrypt_claims(private_key, {name: payload[name] for name in names})
+    rest = {key: value for key, value in payload.items() if key != ENCRYPTED_CLAIM}
+    return rest | opened
 
 
 # -- free-form encryption to and by trustees ---------------------------------------------
@@ -168,9 +229,17 @@ def trustee_decrypt(trustees: TrusteeService, name: str, ciphertext: str) -> byt
 def trustee_decrypt_claims(
     trustees: TrusteeService, name: str, claims: dict[str, Any]
 ) -> dict[str, Any]:
-    """Encrypted claims addressed to the trustee ``name``, decrypted with its key."""
+    """Encrypted claims addressed to the trustee ``name``, decrypted with its key.
+
+    A whole payload with an ``encrypted`` descriptor is opened with :func:`open_claims`;
+    otherwise every value must be an encrypted claim.
+    """
+    if not isinstance(claims, dict) or not claims:
+        raise InvalidRequest("claims must be a non-empty object")
     private_key, _address = trustees._private_key(name)
     try:
+        if ENCRYPTED_CLAIM in claims:
+            return open_claims(private_key, claims)
         return decrypt_claims(private_key, claims)
     except (CryptoError, ValueError):
         raise InvalidRequest("the claims do not decrypt with this trustee's key") from None

@@ -11,5 +11,6 @@ from trustee.auth.token_store import TokenEntry
 
 CAPABILITIES = frozenset({"create", "read", "update", "delete", "list", "sudo", "deny"})
 
+
 class Authorizer(Protocol):
     def allowed(self, token: TokenEntry, path: str, capability: str) -> bool: ...

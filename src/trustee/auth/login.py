@@ -2,7 +2,7 @@
 
 The checks, in order (each refusal carries a reason code):
 
-1. the role exists (``unknown_role``);
+1. the role exists (``unknown_role``) and does not grant ``root`` (``root_policy``, 403);
 2. the token verifies against the role's issuers (trust list and/or ``bound_issuers``) and
    audiences with :func:`~trustee.tokens.verify_token`: the reasons of API.md §4, with
    ``untrusted_issuer`` answered 403 and the others 400. With several bound audiences, the token
@@ -13,9 +13,9 @@ The checks, in order (each refusal carries a reason code):
 5. the ``jti`` of this issuer was never accepted before (``replayed``): it is recorded until
    ``exp`` plus the leeway, in one insert that fails on a duplicate, so two replicas cannot
    both accept it;
-6. a server token is issued with the role's policies (plus ``default``, as Vault adds it) and
-   TTLs; its metadata holds the mapped
-   claims, ``role`` and ``issuer`` (the address).
+6. a server token is issued with the role's policies (plus ``default``, as Vault adds it; never
+   ``root``, as in Vault) and TTLs; its metadata holds the mapped claims, ``role`` and
+   ``issuer`` (the address).
 """
 
 import contextlib
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from trustee.auth.roles import Role, RoleService, claim_matches, claim_text
+from trustee.auth.roles import ROOT_POLICY, Role, RoleService, claim_matches, claim_text
 from trustee.auth.token_store import IssuedServerToken, TokenStore
 from trustee.auth.trust_lists import TrustListService
 from trustee.errors import InvalidRequest, NotFound, PermissionDenied
@@ -33,6 +33,8 @@ from trustee.storage.schema_auth import used_jtis as _J
 from trustee.tokens import DEFAULT_LEEWAY_SECONDS, Reason, TrustList, verify_token
 
 MAX_JTI_LENGTH = 200
+PURGE_INTERVAL_SECONDS = 60.0
+"""How often, at most, a login also deletes the recorded jtis of tokens that have expired."""
 
 
 class LoginError(InvalidRequest):
@@ -73,6 +75,8 @@ class TrusteeLogin:
         self._roles = roles
         self._trust_lists = trust_lists
         self.leeway = leeway
+        self.purge_interval = PURGE_INTERVAL_SECONDS
+        self._next_purge = 0.0
 
     def __repr__(self) -> str:
         return f"<TrusteeLogin {self._db!r}>"
@@ -84,6 +88,8 @@ class TrusteeLogin:
             role = self._roles.get(role_name)
         except NotFound:
             raise LoginError("unknown_role", f"no role named {role_name!r}") from None
+        if ROOT_POLICY in role.token_policies:  # a role stored before roles refused root
+            raise LoginDenied("root_policy", f"role {role.name!r} may not issue root tokens")
 
         # 2. verification: signature, time, audience, trust
         trusted = self._trusted(role)
@@ -164,5 +170,9 @@ class TrusteeLogin:
                 conn.execute(sa.insert(_J).values(jti=key, expire_time=expire_time))
         except sa.exc.IntegrityError:
             raise LoginError(str(Reason.REPLAYED), "this jti was already used") from None
-        if hash(key) % 64 == 0:  # now and then, forget the expired ones
+        # The table holds only live tokens' ids: an expired token is refused as expired before
+        # its jti is looked at, so its row can go. Once a minute keeps the table small without
+        # a delete on every login.
+        if now >= self._next_purge:
+            self._next_purge = now + self.purge_interval
             self.purge_used(now)

@@ -21,16 +21,22 @@ Patterns:
 Capabilities are the closed set create, read, update, delete, list, sudo, deny; anything else,
 and any key other than ``path`` and ``capabilities``, is an error naming the path.
 
-Evaluation (:func:`allows`), Vault's rules kept simple:
+Evaluation (:func:`allows`) follows Vault's ACL, which merges all of a token's policies:
 
-1. In each policy, the single most specific rule matching the path is chosen
-   (:func:`priority`: the later the first wildcard, the more specific; then a pattern without a
-   trailing ``*`` beats one with it; then fewer ``+`` segments; then the longer pattern). Less
-   specific rules of that policy do not apply, so ``path "a/*" {deny}`` with
-   ``path "a/b" {read}`` grants read on ``a/b``.
-2. If any policy's chosen rule has ``deny``, the path is denied, whatever the others grant.
-3. Otherwise the capabilities of the chosen rules are united over the token's policies.
+1. Among the rules of *all* the token's policies that match the path, the one with the most
+   specific pattern is chosen (:func:`priority`: the later the first wildcard, the more
+   specific; then a pattern without a trailing ``*`` beats one with it; then fewer ``+``
+   segments; then the longer pattern). Less specific rules do not apply, so
+   ``path "a/*" {deny}`` with ``path "a/b" {read}`` grants read on ``a/b``, whichever
+   policies they are in.
+2. When that same pattern is written in several policies, their capabilities are united.
+3. ``deny`` among them wins: nothing is granted, whatever the others say.
 4. Nothing matching means nothing granted (default deny).
+
+A ``list`` is checked on the folder with a trailing slash, as Vault does (``LIST
+trustee/trustees`` is checked on ``trustee/trustees/``, so ``trustee/trustees/*`` grants it
+and a deny there forbids it). Only when no rule matches that form at all is a rule naming the
+folder without the slash honoured.
 
 The ``root`` policy grants everything; ``default`` lets a token look itself up, renew and
 revoke itself.
@@ -79,10 +85,6 @@ class Rule:
     def matches(self, path: str) -> bool:
         return _compile(self.pattern).fullmatch(path.lstrip("/")) is not None
 
-    @property
-    def denies(self) -> bool:
-        return "deny" in self.capabilities
-
 
 @dataclass(frozen=True)
 class Policy:
@@ -99,14 +101,6 @@ class Policy:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Policy":
         return _from_mapping(data)
-
-    def chosen(self, path: str) -> Rule | None:
-        """The most specific rule matching ``path``, or None."""
-        best: Rule | None = None
-        for rule in self.rules:
-            if rule.matches(path) and (best is None or priority(rule) > priority(best)):
-                best = rule
-        return best
 
 
 DEFAULT_POLICY = Policy(
@@ -133,22 +127,37 @@ def priority(rule: Rule) -> tuple[int, int, int, int, str]:
 
 
 def granted(policies: Iterable[Policy], path: str) -> frozenset[str]:
-    """The capabilities ``policies`` grant on ``path`` (empty when any chosen rule denies)."""
-    union: set[str] = set()
-    for policy in policies:
-        rule = policy.chosen(path)
-        if rule is None:
-            continue
-        if rule.denies:
-            return frozenset()
-        union |= rule.capabilities
-    return frozenset(union)
+    """The capabilities ``policies`` grant on ``path`` (empty when the chosen rules deny)."""
+    return _evaluate(policies, path) or frozenset()
 
 
 def allows(policies: Iterable[Policy], path: str, capability: str) -> bool:
     if capability not in CAPABILITIES or capability == "deny":
         return False
+    policies = tuple(policies)
+    if capability == "list":
+        folder = _evaluate(policies, path.rstrip("/") + "/")
+        if folder is not None:
+            return capability in folder
     return capability in granted(policies, path)
+
+
+def _evaluate(policies: Iterable[Policy], path: str) -> frozenset[str] | None:
+    """The merged capabilities of the most specific matching pattern; None if none matches."""
+    best: tuple[int, int, int, int, str] | None = None
+    union: set[str] = set()
+    for policy in policies:
+        for rule in policy.rules:
+            if not rule.matches(path):
+                continue
+            key = priority(rule)
+            if best is None or key > best:
+                best, union = key, set(rule.capabilities)
+            elif key == best:  # the same pattern in another policy: Vault unites them
+                union |= rule.capabilities
+    if best is None:
+        return None
+    return frozenset() if "deny" in union else frozenset(union)
 
 
 # -- parsing -----------------------------------------------------------------------------

@@ -23,8 +23,10 @@ from trustee.durations import parse_duration
 from trustee.errors import InvalidRequest, NotFound
 from trustee.storage import Database
 from trustee.storage.schema_auth import auth_roles as _R
+from trustee.storage.upsert import upsert
 
 RESERVED_METADATA = frozenset({"role", "issuer"})
+ROOT_POLICY = "root"
 MAX_LIST = 1000
 MAX_VALUE_LENGTH = 1024
 
@@ -80,6 +82,9 @@ def make_role(name: str, config: dict[str, Any]) -> Role:
     if clashes:
         raise InvalidRequest(f"claim_mappings may not write the metadata keys {clashes}")
     policies = _strings(config.get("token_policies") or [], "token_policies")
+    if ROOT_POLICY in policies:
+        # As in Vault, a login never yields a root token: root is made only by sys/init.
+        raise InvalidRequest("a login role cannot grant the root policy")
     ttl = parse_duration(config.get("token_ttl") or 0, what="token_ttl")
     max_ttl = parse_duration(config.get("token_max_ttl") or 0, what="token_max_ttl")
     if max_ttl and ttl > max_ttl:
@@ -160,9 +165,7 @@ class RoleService:
         del stored["name"]
         values = {"config": json.dumps(stored, sort_keys=True), "updated_time": time.time()}
         with self._db.begin() as conn:
-            updated = conn.execute(sa.update(_R).where(_R.c.name == name).values(**values))
-            if updated.rowcount == 0:
-                conn.execute(sa.insert(_R).values(name=name, **values))
+            upsert(conn, _R, {"name": name, **values})
         return role
 
     def get(self, name: str) -> Role:

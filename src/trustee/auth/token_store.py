@@ -9,12 +9,20 @@ given, never above ``max_ttl``); renewing moves the expiry to now + increment, n
 creation + ``explicit_max_ttl`` (when set) or creation + ``max_ttl``. The root token never
 expires and is not renewable. Revoking a token revokes the tokens it created, recursively.
 Expired tokens are deleted when next seen, or in bulk by :meth:`TokenStore.purge_expired`.
+
+A live token found by :meth:`TokenStore.lookup` is remembered in-process for at most
+``cache_seconds`` (its expiry still checked on every use), as parsed policies are: every
+authenticated request looks its token up, and the database read costs more than the rest of a
+typical request. A revocation or renewal through the same store drops the memory at once; one
+made by another server process is honoured within ``cache_seconds``.
 """
 
 import hashlib
 import json
 import secrets
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,6 +42,8 @@ ROOT_POLICY = "root"
 MAX_TOKEN_LENGTH = 256
 MAX_POLICIES = 64
 MAX_METADATA_BYTES = 16 * 1024
+LOOKUP_CACHE_SECONDS = 2.0
+MAX_CACHED_TOKENS = 10_000
 
 
 @dataclass(frozen=True)
@@ -79,13 +89,24 @@ class TokenStore:
     """Create, look up, renew and revoke server tokens."""
 
     def __init__(
-        self, db: Database, *, default_ttl: int = DEFAULT_TTL, max_ttl: int = MAX_TTL
+        self,
+        db: Database,
+        *,
+        default_ttl: int = DEFAULT_TTL,
+        max_ttl: int = MAX_TTL,
+        cache_seconds: float = LOOKUP_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 < default_ttl <= max_ttl:
             raise ValueError("need 0 < default_ttl <= max_ttl")
         self._db = db
         self.default_ttl = default_ttl
         self.max_ttl = max_ttl
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._cache: dict[str, tuple[float, TokenEntry]] = {}  # token hash -> (when, entry)
+        self._generation = 0  # bumped by every write, so a read that raced one is not kept
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<TokenStore {self._db!r}>"
@@ -149,6 +170,10 @@ class TokenStore:
         if token_hash is None:
             return None
         current = time.time() if now is None else now
+        remembered = self._recall(token_hash, current)
+        if remembered is not None:
+            return remembered
+        generation = self._generation
         with self._db.connect() as conn:
             row = conn.execute(sa.select(_T).where(_T.c.token_hash == token_hash)).first()
         if row is None:
@@ -158,8 +183,22 @@ class TokenStore:
                 conn.execute(
                     sa.delete(_T).where(_T.c.token_hash == token_hash, _T.c.expire_time <= current)
                 )
+            self._forget()
             return None
-        return _entry(row)
+        entry = _entry(row)
+        with self._lock:
+            if generation == self._generation:
+                if len(self._cache) >= MAX_CACHED_TOKENS:
+                    self._cache.clear()
+                self._cache[token_hash] = (self._clock(), entry)
+        return entry
+
+    def cached(self, client_token: str, now: float | None = None) -> TokenEntry | None:
+        """What :meth:`lookup` answers from memory alone; None when it would ask the database."""
+        token_hash = _hash_input(client_token)
+        if token_hash is None:
+            return None
+        return self._recall(token_hash, time.time() if now is None else now)
 
     def lookup_accessor(self, accessor: str, now: float | None = None) -> TokenEntry | None:
         current = time.time() if now is None else now
@@ -192,6 +231,7 @@ class TokenStore:
             conn.execute(
                 sa.update(_T).where(_T.c.token_hash == token_hash).values(expire_time=expire_time)
             )
+        self._forget()
         return replace(_entry(row), expire_time=expire_time)
 
     def revoke(self, client_token: str) -> None:
@@ -205,6 +245,7 @@ class TokenStore:
             ).scalar()
             if accessor is not None:
                 _revoke_tree(conn, accessor)
+        self._forget()
 
     def revoke_accessor(self, accessor: str) -> bool:
         """Revoke by accessor (and the token's children); False when there was none."""
@@ -215,7 +256,8 @@ class TokenStore:
             if exists is None:
                 return False
             _revoke_tree(conn, accessor)
-            return True
+        self._forget()
+        return True
 
     def purge_expired(self, now: float | None = None) -> int:
         """Delete every expired token; returns how many."""
@@ -226,6 +268,18 @@ class TokenStore:
             ).rowcount
 
     # -- internals -----------------------------------------------------------------------
+
+    def _recall(self, token_hash: str, now: float) -> TokenEntry | None:
+        hit = self._cache.get(token_hash)
+        if hit is None or self._clock() - hit[0] >= self._cache_seconds:
+            return None
+        return None if _expired(hit[1].expire_time, now) else hit[1]
+
+    def _forget(self) -> None:
+        """After a committed write: drop every remembered entry, and any read racing it."""
+        with self._lock:
+            self._generation += 1
+            self._cache.clear()
 
     def _insert(
         self,

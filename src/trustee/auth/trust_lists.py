@@ -14,6 +14,7 @@ from trustee.crypto.errors import CryptoError
 from trustee.errors import InvalidRequest, NotFound
 from trustee.storage import Database
 from trustee.storage.schema_auth import trust_lists as _L
+from trustee.storage.upsert import upsert
 from trustee.tokens import TrustList
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", re.ASCII)
@@ -54,9 +55,7 @@ class TrustListService:
         trust = trust_list_of(addresses)
         values = {"addresses": json.dumps(list(trust.addresses)), "updated_time": time.time()}
         with self._db.begin() as conn:
-            updated = conn.execute(sa.update(_L).where(_L.c.name == name).values(**values))
-            if updated.rowcount == 0:
-                conn.execute(sa.insert(_L).values(name=name, **values))
+            upsert(conn, _L, {"name": name, **values})
         return trust
 
     def get(self, name: str) -> dict[str, object]:

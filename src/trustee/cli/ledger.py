@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -108,7 +109,11 @@ def audit_command(
     ],
     older_checkpoint: Annotated[
         Path | None,
-        typer.Option("--older-checkpoint", help="A checkpoint seen earlier: prove consistency."),
+        typer.Option(
+            "--older",
+            "--older-checkpoint",
+            help="A checkpoint seen earlier (note text or its JSON): prove consistency.",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -154,14 +159,23 @@ def _call(method: str, path: str, *, json: Any = None, params: Any = None) -> di
             timeout=30,
         )
     except httpx.HTTPError as exc:
-        fail(f"cannot reach {server_address()}: {type(exc).__name__}")
+        fail(f"cannot reach {server_address()}: {type(exc).__name__}", EXIT_INVALID)
     if response.status_code != 200:
         try:
             errors = response.json().get("errors", [])
         except ValueError:
             errors = []
-        fail(f"server answered {response.status_code}: {'; '.join(errors) or 'no detail'}")
+        fail(
+            f"server answered {response.status_code}: {'; '.join(errors) or 'no detail'}",
+            EXIT_INVALID,
+        )
     return response.json().get("data") or {}
+
+
+def _segment(value: str) -> str:
+    """An id as one path segment: a ``/`` or ``..`` in it cannot reach another route."""
+    value = value.removeprefix("assets/").rsplit("/events/", 1)[-1]
+    return quote(value, safe="")
 
 
 def _print(data: Any) -> None:
@@ -180,33 +194,81 @@ def _json_option(text: str | None, what: str) -> dict[str, Any]:
     return value
 
 
+def _device_key(alg: str | None, public_key: str | None, key_file: Path | None) -> Any:
+    """``{alg, public_key}`` from the options, or None when no key was given."""
+    if key_file is not None:
+        if public_key:
+            fail("give --public-key or --public-key-file, not both")
+        public_key = _read_text(key_file, "public key file")
+    if not (alg or public_key):
+        return None
+    if not (alg and public_key):
+        fail("give both --alg and --public-key (or --public-key-file)")
+    return {"alg": alg, "public_key": public_key.strip()}
+
+
 @asset_app.command("create")
 def asset_create(
     attributes: Annotated[str | None, typer.Option(help="JSON object.")] = None,
     alg: Annotated[str | None, typer.Option(help="ES256K, EdDSA or ES256.")] = None,
-    public_key: Annotated[str | None, typer.Option(help="Hex, PEM, JWK or address.")] = None,
-    require_signature: bool = False,
+    public_key: Annotated[
+        str | None, typer.Option(help="The device's public key: hex, PEM, JWK or address.")
+    ] = None,
+    public_key_file: Annotated[
+        Path | None, typer.Option(help="A file holding the public key (PEM or JWK).")
+    ] = None,
+    require_signature: Annotated[
+        bool, typer.Option(help="Refuse unsigned or badly signed events (400).")
+    ] = False,
 ) -> None:
     """Create an asset, optionally with its device's public key."""
     body: dict[str, Any] = {
         "attributes": _json_option(attributes, "--attributes"),
         "require_signature": require_signature,
     }
-    if alg or public_key:
-        if not (alg and public_key):
-            fail("give both --alg and --public-key")
-        body["device_key"] = {"alg": alg, "public_key": public_key}
+    key = _device_key(alg, public_key, public_key_file)
+    if key is not None:
+        body["device_key"] = key
     _print(_call("POST", "ledger/assets", json=body))
 
 
+@asset_app.command("rotate")
+def asset_rotate(
+    asset: str,
+    alg: Annotated[str, typer.Option(help="ES256K, EdDSA or ES256.")],
+    public_key: Annotated[str | None, typer.Option(help="Hex, PEM, JWK or address.")] = None,
+    public_key_file: Annotated[Path | None, typer.Option(help="PEM or JWK file.")] = None,
+) -> None:
+    """Give the asset a new device key from the next log index on (history is kept)."""
+    key = _device_key(alg, public_key, public_key_file)
+    _print(_call("POST", f"ledger/assets/{_segment(asset)}/keys", json={"device_key": key}))
+
+
+@asset_app.command("verify")
+def asset_verify(asset: str) -> None:
+    """Verdicts on every event of an asset; exit 0 only when all are GOOD."""
+    data = _call("GET", f"ledger/assets/{_segment(asset)}/verify")
+    _print(data)
+    events = data.get("events") or []
+    raise typer.Exit(EXIT_OK if all(e.get("status") == "GOOD" for e in events) else EXIT_INVALID)
+
+
 @asset_app.command("list")
-def asset_list() -> None:
-    _print(_call("GET", "ledger/assets", params={"list": "true"}))
+def asset_list(
+    page_size: int = 100,
+    page_token: Annotated[str | None, typer.Option(help="next_page_token of a page.")] = None,
+) -> None:
+    """Asset ids, a page at a time."""
+    params: dict[str, Any] = {"list": "true", "page_size": page_size}
+    if page_token:
+        params["next_page_token"] = page_token
+    _print(_call("GET", "ledger/assets", params=params))
 
 
 @asset_app.command("read")
 def asset_read(asset: str) -> None:
-    _print(_call("GET", f"ledger/assets/{asset}"))
+    """An asset: attributes, current device key and key history."""
+    _print(_call("GET", f"ledger/assets/{_segment(asset)}"))
 
 
 @event_app.command("post")
@@ -225,20 +287,39 @@ def event_post(
     if signature is not None:
         event_attributes["arc_evidence_signature"] = signature
     body = {"operation": operation, "behaviour": behaviour, "event_attributes": event_attributes}
-    _print(_call("POST", f"ledger/assets/{asset}/events", json=body))
+    _print(_call("POST", f"ledger/assets/{_segment(asset)}/events", json=body))
 
 
 @event_app.command("list")
-def event_list(asset: str, page_size: int = 100, page_token: str | None = None) -> None:
+def event_list(
+    asset: Annotated[str, typer.Argument(help="Asset id, or - for every asset.")],
+    page_size: int = 100,
+    page_token: Annotated[str | None, typer.Option(help="next_page_token of a page.")] = None,
+    attr: Annotated[
+        list[str] | None, typer.Option(help="Filter NAME=VALUE on event attributes (repeat).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Accepted at or after (RFC 3339).")] = None,
+    before: Annotated[str | None, typer.Option(help="Accepted before (RFC 3339).")] = None,
+) -> None:
+    """Events in log order, filtered, a page at a time."""
     params: dict[str, Any] = {"page_size": page_size}
     if page_token:
         params["next_page_token"] = page_token
-    _print(_call("GET", f"ledger/assets/{asset}/events", params=params))
+    for item in attr or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            fail(f"--attr takes NAME=VALUE, got {item!r}")
+        params[f"event_attributes.{name}"] = value
+    for name, value in (("since", since), ("before", before)):
+        if value:
+            params[name] = value
+    _print(_call("GET", f"ledger/assets/{_segment(asset)}/events", params=params))
 
 
 @event_app.command("verify")
 def event_verify(event: str) -> None:
-    data = _call("GET", f"ledger/events/{event}/verify")
+    """GOOD, BAD, UNSIGNED or NO_KEY with the reason; exit 0 only for GOOD."""
+    data = _call("GET", f"ledger/events/{_segment(event)}/verify")
     _print(data)
     raise typer.Exit(EXIT_OK if data.get("status") == "GOOD" else EXIT_INVALID)
 
@@ -246,12 +327,13 @@ def event_verify(event: str) -> None:
 @app.command("checkpoint")
 def checkpoint_command() -> None:
     """Print the log's current signed checkpoint."""
-    out.print(_call("GET", "ledger/log/checkpoint")["checkpoint"], end="")
+    sys.stdout.write(_call("GET", "ledger/log/checkpoint")["checkpoint"])
 
 
 @app.command("public-key")
 def public_key_command() -> None:
-    out.print(_call("GET", "ledger/log/public-key")["key"])
+    """Print the log's verifier key (give it to auditors: `ledger audit --log-key`)."""
+    sys.stdout.write(_call("GET", "ledger/log/public-key")["key"] + "\n")
 
 
 @app.command("proof")
@@ -279,7 +361,7 @@ def bundle_command(
 ) -> None:
     """Fetch an asset's audit bundle (for `trustee ledger audit`)."""
     params = {"older_size": older_size} if older_size is not None else None
-    data = _call("GET", f"ledger/assets/{asset}/bundle", params=params)
+    data = _call("GET", f"ledger/assets/{_segment(asset)}/bundle", params=params)
     text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8")
     if output is None:
         sys.stdout.write(text + "\n")

@@ -2,7 +2,7 @@
 
 import typer
 
-from trustee.cli import keys, remote_commands
+from trustee.cli import keys, ledger, remote_commands
 from trustee.cli.server import server_command
 from trustee.cli.verify import verify_command
 
@@ -20,6 +20,7 @@ app.add_typer(remote_commands.operator_app, name="operator")
 app.add_typer(remote_commands.trustee_app, name="trustee")
 app.command("claim")(remote_commands.claim_command)
 app.command("sign")(remote_commands.sign_command)
+app.add_typer(ledger.app, name="ledger")
 
 
 @app.command("demo")

@@ -1,14 +1,20 @@
 """``trustee server``: the HTTP API under uvicorn (h11: httptools rejects Vault's LIST verb)."""
 
+import atexit
+import json
 import os
 import signal
+import socket
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import uvicorn
+from fastapi import FastAPI
+from uvicorn.supervisors import Multiprocess
 
 from trustee.cli.console import err, fail
 from trustee.core import DEFAULT_STORAGE_URL, Core
@@ -16,8 +22,11 @@ from trustee.crypto.encoding import hex_decode
 from trustee.crypto.errors import CryptoError
 from trustee.secret import Secret
 from trustee.server import create_app
+from trustee.server.audit import AuditDevice, open_audit_device
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
+WORKER_SETTINGS_ENV = "TRUSTEE_SERVER_WORKER"
+"""Hands each ``--workers`` process its settings: uvicorn starts workers by import string."""
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:
@@ -37,15 +46,19 @@ def load_config(path: Path) -> dict[str, Any]:
         config = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         fail(f"cannot read config {path}: {exc}")
-    unknown = set(config) - {"storage", "listen", "unseal_key_file"}
+    unknown = set(config) - {"storage", "listen", "unseal_key_file", "audit_file", "audit_key_file"}
     if unknown:
         fail(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
     return config
 
 
-def auto_unseal(core: Core, key_file: str | None) -> None:
-    """Unseal from an operator-provided key (file or TRUSTEE_UNSEAL_KEY), for automation."""
-    text = os.environ.pop("TRUSTEE_UNSEAL_KEY", None)
+def auto_unseal(core: Core, key_file: str | None, *, keep_env: bool = False) -> None:
+    """Unseal from an operator-provided key (file or TRUSTEE_UNSEAL_KEY), for automation.
+
+    The variable is removed once read, unless ``keep_env``: worker processes inherit it.
+    """
+    name = "TRUSTEE_UNSEAL_KEY"
+    text = os.environ.get(name) if keep_env else os.environ.pop(name, None)
     if key_file:
         try:
             text = Path(key_file).read_text(encoding="utf-8").strip()
@@ -58,6 +71,77 @@ def auto_unseal(core: Core, key_file: str | None) -> None:
     except CryptoError as exc:
         fail(str(exc))
     err.print("unsealed with the operator-provided key")
+
+
+def uvicorn_options(host: str, port: int, log_level: str) -> dict[str, Any]:
+    """Settings shared by one process and ``--workers`` (and by the benchmark's baseline)."""
+    return {
+        "host": host,
+        "port": port,
+        "http": "h11",
+        "log_level": log_level,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        "server_header": False,
+    }
+
+
+def run_workers(app: str, workers: int, **options: Any) -> None:
+    """Serve the import string ``app`` from ``workers`` processes under uvicorn's supervisor.
+
+    The supervisor binds the socket, starts the workers and, on SIGTERM, lets each finish its
+    in-flight requests. uvicorn binds with ``proto`` 0, and asyncio sets TCP_NODELAY only on
+    connections accepted from an IPPROTO_TCP listener: without it every keep-alive answer
+    after the first waits ~40 ms for a delayed ACK (Kludex/uvicorn#3149). So the bound
+    socket is rewrapped with its protocol named.
+    """
+    config = uvicorn.Config(app, workers=workers, **options)
+    bound = config.bind_socket()
+    if bound.family in (socket.AF_INET, socket.AF_INET6):
+        bound = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, bound.detach())
+    Multiprocess(config, sockets=[bound]).run()
+
+
+def worker_app() -> FastAPI:
+    """The app of one ``--workers`` process, built by uvicorn in that process.
+
+    Seal state lives in each process's memory, so every worker opens its own Core over the
+    shared storage and unseals itself with the key its parent already checked.
+    """
+    settings = json.loads(os.environ[WORKER_SETTINGS_ENV])
+    core = Core.open(settings["storage"])
+    auto_unseal(core, settings["unseal_key_file"])
+    atexit.register(core.close)  # wipe the barrier key when the worker exits
+    return create_app(core, audit_device(settings["audit"], settings["storage"]))
+
+
+def audit_device(audit: tuple[str, str | None] | None, storage_url: Any) -> AuditDevice | None:
+    """The ``--audit-file`` device (with its ``--audit-key-file``), or None; fails cleanly."""
+    if audit is None:
+        return None
+    try:
+        return open_audit_device(audit[0], audit[1], storage_url)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def shared_dev_storage(root_token: str | None) -> tuple[str, str, str]:
+    """A dev database every worker can open: its storage URL, unseal key file and root token.
+
+    One share of threshold one is the unseal key itself; it goes to a file readable by its
+    owner only, in the private temporary folder that also holds the database.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="trustee-dev-"))
+    storage_url = f"sqlite:///{folder / 'trustee.db'}"
+    key_file = folder / "unseal.key"
+    core = Core.open(storage_url)
+    try:
+        (key,) = core.barrier.initialize(1, 1)
+        with os.fdopen(os.open(key_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), "w") as f:
+            f.write(key)
+        token = core.tokens.create_root_token(client_token=root_token).client_token
+    finally:
+        core.close()
+    return storage_url, str(key_file), token
 
 
 def server_command(
@@ -76,12 +160,31 @@ def server_command(
         Path | None, typer.Option("--unseal-key-file", help="Auto-unseal with this key file.")
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Server processes; above 1 each unseals itself, so an unseal key is needed.",
+        ),
+    ] = 1,
+    audit_file: Annotated[
+        Path | None, typer.Option("--audit-file", help="Audit log: JSON lines, secrets hashed.")
+    ] = None,
+    audit_key_file: Annotated[
+        Path | None,
+        typer.Option("--audit-key-file", help="Audit HMAC key (default: the data folder)."),
+    ] = None,
 ) -> None:
     """Run the HTTP API. Without --dev it starts sealed: `trustee operator init`, `unseal`."""
     settings = load_config(config) if config else {}
     host, port = parse_listen(listen or settings.get("listen", "127.0.0.1:8200"))
-    if dev:
+    if dev and workers > 1:
+        storage, key_file, root_token = shared_dev_storage(dev_root_token)
+        err.print(f"{workers} workers share {storage}, unsealed with the key in {key_file}")
+    elif dev:
         core, root_token = Core.dev(root_token=dev_root_token)
+    if dev:
         err.print(
             "[bold yellow]dev mode[/]: in-memory barrier, temporary storage, never for real keys"
         )
@@ -90,24 +193,36 @@ def server_command(
     else:
         if dev_root_token:
             fail("--dev-root-token goes with --dev")
-        core = Core.open(storage or settings.get("storage", DEFAULT_STORAGE_URL))
-        auto_unseal(core, str(unseal_key_file or settings.get("unseal_key_file") or "") or None)
+        storage = storage or settings.get("storage", DEFAULT_STORAGE_URL)
+        key_file = str(unseal_key_file or settings.get("unseal_key_file") or "") or None
+        core = Core.open(storage)
+        auto_unseal(core, key_file, keep_env=workers > 1)
         state = core.barrier.status()
+        if workers > 1:
+            core.close()  # each worker opens its own
+            if state.sealed:
+                fail(
+                    "with --workers above 1 every worker must unseal itself, and sys/unseal "
+                    "reaches only one: give --unseal-key-file or TRUSTEE_UNSEAL_KEY (of an "
+                    "initialized storage; initialise it with one worker first)"
+                )
         if not state.initialized:
             err.print("not initialized: run `trustee operator init`")
         elif state.sealed:
             err.print("sealed: run `trustee operator unseal` with a threshold of shares")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(core),
-            host=host,
-            port=port,
-            http="h11",
-            log_level=log_level,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-            server_header=False,
+    options = uvicorn_options(host, port, log_level)
+    audit_path = audit_file or settings.get("audit_file")
+    audit_key = audit_key_file or settings.get("audit_key_file")
+    audit = (str(audit_path), str(audit_key) if audit_key else None) if audit_path else None
+    if workers > 1:
+        audit_device(audit, storage)  # refuse to start here rather than in every worker
+        os.environ[WORKER_SETTINGS_ENV] = json.dumps(
+            {"storage": storage, "unseal_key_file": key_file, "audit": audit}
         )
-    )
+        run_workers(f"{__name__}:worker_app", workers, factory=True, **options)
+        return
+    app = create_app(core, audit_device(audit, core.db.engine.url))
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal: let that
     # re-raise end the process with status 0, as a completed graceful shutdown should.
     signal.signal(signal.SIGTERM, _exit_cleanly)

@@ -262,7 +262,7 @@ def _parse_text(alg: str, text: str) -> tuple[str, Any]:
     if text.startswith("{"):
         try:
             value = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # 8 KiB of "[" nests too deep for json
             raise CryptoError(f"{alg} device key looks like a JWK but is not JSON") from exc
         if not isinstance(value, dict):
             raise CryptoError(f"{alg} device key must be {_EXPECTED[alg]}")

@@ -14,7 +14,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 
-from coincurve import PrivateKey, PublicKey
+from coincurve import PublicKey
 from coincurve._libsecp256k1 import ffi, lib
 from coincurve.context import GLOBAL_CONTEXT
 
@@ -43,8 +43,18 @@ def check_private_key(private_key: bytes) -> bytes:
 
 
 def public_key_from_private(private_key: bytes) -> bytes:
-    """Uncompressed public key, 65 bytes starting 0x04."""
-    return PrivateKey(check_private_key(private_key)).public_key.format(compressed=False)
+    """Uncompressed public key, 65 bytes starting 0x04.
+
+    Calls libsecp256k1 directly: coincurve's PrivateKey would also derive an x-only key pair,
+    a second point multiplication (every claim and signature re-derives the key's public half).
+    """
+    parsed = ffi.new("secp256k1_pubkey *")
+    if not lib.secp256k1_ec_pubkey_create(_CTX, parsed, check_private_key(private_key)):
+        raise CryptoError("private key is out of range")
+    output = ffi.new("unsigned char[65]")
+    length = ffi.new("size_t *", 65)
+    lib.secp256k1_ec_pubkey_serialize(_CTX, output, length, parsed, lib.SECP256K1_EC_UNCOMPRESSED)
+    return bytes(ffi.buffer(output, 65))
 
 
 def parse_public_key(data: bytes) -> bytes:

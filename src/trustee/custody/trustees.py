@@ -5,13 +5,20 @@ Each private key is stored as ``barrier.encrypt(key, aad)`` with
 another row (another name or address) fails to open instead of signing as the wrong identity.
 Keys are decrypted inside one operation, held in locals and dropped when it ends; every method
 returns a small frozen record holding public material only.
+
+The sealed row a key operation reads is remembered in-process for at most ``cache_seconds``
+(ciphertext only: every use still opens and checks it under the barrier), because reading it
+costs more than the signature. A deletion through the same service drops the memory at once;
+one made by another server process is honoured within ``cache_seconds``.
 """
 
 import base64
 import binascii
 import json
 import re
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -45,6 +52,8 @@ ENCODINGS = ("utf8", "hex", "base64")
 MAX_DATA_BYTES = 1024 * 1024
 MAX_METADATA_BYTES = 64 * 1024
 KEY_AAD_PREFIX = b"trustee:trustee-key:v1:"
+KEY_CACHE_SECONDS = 2.0
+MAX_CACHED_KEYS = 10_000
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", re.ASCII)
 _T = trustees_table
@@ -94,9 +103,21 @@ def key_aad(name: str, address: str) -> bytes:
 class TrusteeService:
     """Create, import, export, sign and issue tokens as named trustees."""
 
-    def __init__(self, db: Database, barrier: Barrier) -> None:
+    def __init__(
+        self,
+        db: Database,
+        barrier: Barrier,
+        *,
+        cache_seconds: float = KEY_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._db = db
         self._barrier = barrier
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._sealed: dict[str, tuple[float, Any]] = {}  # name -> (when, sealed key row)
+        self._generation = 0  # bumped by every deletion, so a read that raced one is not kept
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<TrusteeService {self._db!r}>"
@@ -193,6 +214,9 @@ class TrusteeService:
         _check_name(name)
         with self._db.begin() as conn:
             deleted = conn.execute(sa.delete(_T).where(_T.c.name == name)).rowcount
+        with self._lock:
+            self._generation += 1
+            self._sealed.clear()
         if not deleted:
             raise NotFound(f"no trustee named {name!r}")
 
@@ -307,14 +331,7 @@ class TrusteeService:
         """The clear key and address of ``name``; callers ``del`` the key when done."""
         _check_name(name)
         self._barrier.check_unsealed()
-        with self._db.connect() as conn:
-            row = conn.execute(
-                sa.select(_T.c.address, _T.c.public_key, _T.c.sealed_private_key).where(
-                    _T.c.name == name
-                )
-            ).first()
-        if row is None:
-            raise NotFound(f"no trustee named {name!r}")
+        row = self._sealed_row(name)
         corrupted = CorruptedKey(
             f"the stored key of trustee {name!r} does not match its name and address; "
             "the database row was altered or damaged, so nothing was signed"
@@ -331,6 +348,32 @@ class TrusteeService:
             del private_key
             raise corrupted
         return private_key, row.address
+
+    def key_cached(self, name: str) -> bool:
+        """Whether a key operation on ``name`` would read no database (its row is remembered)."""
+        hit = self._sealed.get(name)
+        return hit is not None and self._clock() - hit[0] < self._cache_seconds
+
+    def _sealed_row(self, name: str) -> Any:
+        """Address, public key and sealed key of ``name``, remembered; :class:`NotFound` if none."""
+        hit = self._sealed.get(name)
+        if hit is not None and self._clock() - hit[0] < self._cache_seconds:
+            return hit[1]
+        generation = self._generation
+        with self._db.connect() as conn:
+            row = conn.execute(
+                sa.select(_T.c.address, _T.c.public_key, _T.c.sealed_private_key).where(
+                    _T.c.name == name
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"no trustee named {name!r}")
+        with self._lock:
+            if generation == self._generation:
+                if len(self._sealed) >= MAX_CACHED_KEYS:
+                    self._sealed.clear()
+                self._sealed[name] = (self._clock(), row)
+        return row
 
 
 def message_hash(data: bytes | dict[str, Any] | str, scheme: str) -> bytes:

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trustee.crypto.errors import CryptoError
 from trustee.errors import TrusteeError
+from trustee.server.openapi import api_routes
 
 logger = logging.getLogger("trustee.server")
 
@@ -71,9 +72,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(400, *[_describe(error) for error in exc.errors()][:10])
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
         messages = {404: "unsupported path", 405: "unsupported operation"}
-        return error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+        response = error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110: Allow names every method of the path
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> ORJSONResponse:
@@ -82,6 +87,16 @@ def install_error_handlers(app: FastAPI) -> None:
             "internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__
         )
         return error_response(500, "internal error")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path takes: Starlette names only the first route's."""
+    path = request.url.path
+    methods: set[str] = set()
+    for route in api_routes(request.app.routes):
+        if route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return sorted(methods)
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: Vault's LIST verb, and the request body cap."""
+"""Pure ASGI middleware: Vault's LIST verb and JSON bodies, and the request body cap."""
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,6 +21,32 @@ class ListMethodMiddleware:
             scope = dict(
                 scope, method="GET", query_string=(query + b"&" if query else b"") + b"list=true"
             )
+        await self.app(scope, receive, send)
+
+
+class JsonBodyMiddleware:
+    """Bodies under ``/v1/`` are read as JSON whatever ``Content-Type`` says, as Vault reads them.
+
+    ``curl -d '{...}'``, the form Vault's documentation uses, labels its data
+    ``application/x-www-form-urlencoded``; FastAPI would then refuse every body. Multipart and
+    other explicit types are left alone.
+    """
+
+    RELABELLED = frozenset({b"application/x-www-form-urlencoded", b"text/plain"})
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path", "").startswith("/v1/"):
+            headers = scope.get("headers", [])
+            for name, value in headers:
+                if name == b"content-type":
+                    if value.split(b";", 1)[0].strip().lower() in self.RELABELLED:
+                        relabelled = [(k, v) for k, v in headers if k != b"content-type"]
+                        relabelled.append((b"content-type", b"application/json"))
+                        scope = dict(scope, headers=relabelled)
+                    break
         await self.app(scope, receive, send)
 
 

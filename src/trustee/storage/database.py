@@ -8,7 +8,12 @@ takes the write lock up front (``BEGIN IMMEDIATE``), which avoids the deadlock t
 when both try to upgrade to writers.
 
 PostgreSQL goes through psycopg 3; ``postgresql://`` and ``postgres://`` URLs are rewritten
-to ``postgresql+psycopg://``.
+to ``postgresql+psycopg://``. Each process keeps a pool of connections (SQLAlchemy's queue
+pool: ``pool_size`` kept open, up to ``max_overflow`` more under load, both settable as URL
+query parameters), checked with a ping when taken, so a connection the server closed (a
+restart, a fail-over) is replaced instead of failing a request. Several server processes share
+one PostgreSQL database this way; what must be serialised between them (migrations, log
+appends) is serialised by locks in the database, never in a process.
 """
 
 import os
@@ -27,6 +32,14 @@ from trustee.storage.migrations import migrate
 
 BUSY_TIMEOUT_MS = 10_000
 _WRITE = "trustee_write"
+
+# Enough for the server's worker threads to rarely wait, few enough that a handful of replicas
+# stay well under PostgreSQL's default max_connections (100).
+PG_POOL_SIZE = 10
+PG_MAX_OVERFLOW = 10
+PG_POOL_TIMEOUT_SECONDS = 30
+PG_APPLICATION_NAME = "trustee"
+_POOL_SETTINGS = ("pool_size", "max_overflow")
 
 
 class Database:
@@ -144,5 +157,30 @@ def _sqlite_on_begin(conn: Connection) -> None:
 def _open_postgresql(url: URL) -> Database:
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
-    engine = sa.create_engine(url, pool_pre_ping=True)
+    # Pool settings are ours, not libpq's: take them out of the URL before psycopg sees it.
+    settings = {name: _pool_setting(url, name) for name in _POOL_SETTINGS}
+    url = url.difference_update_query(_POOL_SETTINGS)
+    connect_args: dict[str, Any] = {}
+    if "application_name" not in url.query:
+        connect_args["application_name"] = PG_APPLICATION_NAME  # visible in pg_stat_activity
+    engine = sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=settings["pool_size"] if settings["pool_size"] is not None else PG_POOL_SIZE,
+        max_overflow=settings["max_overflow"]
+        if settings["max_overflow"] is not None
+        else PG_MAX_OVERFLOW,
+        pool_timeout=PG_POOL_TIMEOUT_SECONDS,
+        connect_args=connect_args,
+    )
     return Database(engine)
+
+
+def _pool_setting(url: URL, name: str) -> int | None:
+    value = url.query.get(name)
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else value[-1]
+    if not text.isdigit():
+        raise ValueError(f"{name} in the storage URL must be a whole number, got {text!r}")
+    return int(text)

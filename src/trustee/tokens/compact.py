@@ -68,7 +68,8 @@ def _parse_header(header_b64: str) -> dict[str, Any]:
         header = json.loads(b64url_decode(header_b64), object_pairs_hook=_reject_duplicates)
     except CryptoError as exc:
         raise CompactError("header is not canonical base64url") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: a 16 KiB header can nest arrays deeper than the json module allows.
         if isinstance(exc, CompactError):
             raise
         raise CompactError("header is not JSON") from exc

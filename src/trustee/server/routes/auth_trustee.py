@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from trustee.auth.audiences import encrypt, trustee_decrypt
+from trustee.auth.audiences import encrypt, trustee_decrypt, trustee_decrypt_claims
 from trustee.core import Core
 from trustee.crypto.encoding import hex_decode
 from trustee.crypto.jwk import secp256k1_jwk
@@ -66,7 +66,11 @@ class EncryptBody(Body):
 
 
 class DecryptBody(Body):
-    ciphertext: str = Field(max_length=3 * 1024 * 1024)
+    ciphertext: str | None = Field(None, max_length=3 * 1024 * 1024)
+    claims: dict[str, Any] | None = Field(
+        None,
+        description="Encrypted claims, or a whole JWT payload with its 'encrypted' claim.",
+    )
     encoding: Literal["base64", "utf8"] = "base64"
 
 
@@ -205,7 +209,13 @@ def encrypt_for(
 def decrypt_by(
     request: Request, name: str, body: DecryptBody, _=requires("update")
 ) -> ORJSONResponse:
-    plaintext = trustee_decrypt(core_of(request).trustees, name, body.ciphertext)
+    """A ``ciphertext`` from ``encrypt``, or ``claims`` encrypted for this trustee's key."""
+    trustees = core_of(request).trustees
+    if (body.ciphertext is None) == (body.claims is None):
+        raise InvalidRequest("give either ciphertext or claims")
+    if body.claims is not None:
+        return ok({"claims": trustee_decrypt_claims(trustees, name, body.claims)})
+    plaintext = trustee_decrypt(trustees, name, body.ciphertext or "")
     if body.encoding == "utf8":
         try:
             return ok({"plaintext": plaintext.decode("utf-8")})

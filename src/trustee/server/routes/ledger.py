@@ -8,12 +8,14 @@ from pydantic import Field
 
 from trustee.auth.token_store import TokenEntry
 from trustee.errors import InvalidRequest
+from trustee.ledger.paging import DEFAULT_PAGE_SIZE
 from trustee.ledger.service import EventRequest, LedgerService
 from trustee.server.envelope import ORJSONResponse, ok
 from trustee.server.guard import core_of, requires
 from trustee.server.routes.common import Body, is_list
 
 router = APIRouter(tags=["ledger"])
+
 
 def ledger_of(request: Request) -> LedgerService:
     return core_of(request).ledger
@@ -58,6 +60,12 @@ def _int(request: Request, name: str, default: int | None = None) -> int | None:
         raise InvalidRequest(f"{name} must be an integer") from exc
 
 
+def _page_size(request: Request) -> int:
+    """``page_size`` as given (the service refuses what is out of range), 100 when absent."""
+    value = _int(request, "page_size")
+    return DEFAULT_PAGE_SIZE if value is None else value
+
+
 def _required_int(request: Request, name: str) -> int:
     value = _int(request, name)
     if value is None:
@@ -84,7 +92,7 @@ def create_asset(
 @router.get("/ledger/assets")
 def list_assets(request: Request, _: TokenEntry = requires("list")) -> ORJSONResponse:
     keys, token = ledger_of(request).list_assets(
-        page_size=_int(request, "page_size", 100) or 100,
+        page_size=_page_size(request),
         page_token=request.query_params.get("next_page_token")
         or request.query_params.get("page_token"),
     )
@@ -158,7 +166,7 @@ def list_events(request: Request, asset: str, _: TokenEntry = requires("read")) 
         behaviour=query.get("behaviour"),
         since=query.get("since") or query.get("timestamp_accepted_since"),
         before=query.get("before") or query.get("timestamp_accepted_before"),
-        page_size=_int(request, "page_size", 100) or 100,
+        page_size=_page_size(request),
         page_token=query.get("next_page_token") or query.get("page_token"),
     )
     if is_list(request):

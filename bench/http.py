@@ -1,0 +1,292 @@
+"""HTTP figures: ``trustee/verify`` and ``claim`` on a 2-worker server, against bare Starlette.
+
+Two real servers run side by side on loopback, started by the same supervisor with the same
+uvicorn settings (h11, 2 workers): ``trustee server --workers 2`` over SQLite in a temporary
+folder, and :mod:`bench.hello_app`.
+Load comes from a separate process, ``wrk`` when installed (a Lua script sets the POST body
+and prints the figures), else :mod:`bench.loadgen`. The three targets take turns in every
+round, so a burst of other work on this shared machine hits each of them, and the figures are
+medians over rounds. The CPU time the workers spent per request (from ``/proc``, on Linux) is
+printed beside them: it varies far less with the machine's load than requests per second do.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bench.harness import Figure
+from trustee.core import Core
+from trustee.secret import Secret
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKERS = 2
+CONNECTIONS = 16
+GOAL = 0.5
+STARTUP_SECONDS = 60
+CLAIM_BODY = {"audience": "rental-agency", "claims": {"usage": ["knight_rider"]}, "ttl": "1h"}
+
+WRK_SCRIPT = """\
+wrk.method = "{method}"
+wrk.body = [==[{body}]==]
+{headers}
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\\n{{"requests": %d, "seconds": %f, "non2xx": %d, "socket_errors": %d, '
+    .. '"p50_ms": %f, "p99_ms": %f}}\\n',
+    summary.requests, summary.duration / 1e6, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One request, sent over and over: what the load generator needs to know."""
+
+    name: str
+    url: str
+    server: int  # the supervisor's pid: its children are the workers
+    method: str = "GET"
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # may hold a token
+
+
+@dataclass(frozen=True)
+class Load:
+    rate: float  # requests per second
+    p50_ms: float
+    p99_ms: float
+    cpu_us: float | None  # the workers' CPU time per request
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare_storage(folder: Path) -> tuple[str, Path, str, str]:
+    """An initialised SQLite database with one trustee, its unseal key file, a root token and
+    a valid token that trustee issued (the body of every ``trustee/verify`` request)."""
+    storage = f"sqlite:///{folder / 'trustee.db'}"
+    key_file = folder / "unseal.key"
+    core = Core.open(storage)
+    try:
+        (key,) = core.barrier.initialize(1, 1)  # one share of threshold one is the unseal key
+        core.barrier.unseal(Secret(key))
+        root = core.tokens.create_root_token().client_token
+        core.trustees.create("bench", None)
+        jwt = core.trustees.claim(
+            "bench", audience="rental-agency", claims={"usage": ["knight_rider"]}
+        ).jwt
+    finally:
+        core.close()
+    key_file.touch(mode=0o600)
+    key_file.write_text(key)
+    return storage, key_file, root, jwt
+
+
+@contextmanager
+def serve(command: list[str], port: int, ready_path: str, log: Path) -> Iterator[tuple[str, int]]:
+    """Run a server process until the block ends; yield its address and pid once it answers."""
+    address = f"http://127.0.0.1:{port}"
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{command[2]} exited: {log.read_text(errors='replace')}")
+                try:
+                    httpx.get(address + ready_path, timeout=2)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{command[2]} did not start") from None
+                    time.sleep(0.1)
+            yield address, process.pid
+        finally:
+            process.send_signal(signal.SIGTERM)  # the supervisor stops its workers
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def measure(target: Target, seconds: int, folder: Path, *, warmup: bool = False) -> Load:
+    """One load run from a separate process; refuses timed runs with errors or non-2xx answers.
+
+    A warm-up may see none: a worker still starting answers nothing for a while.
+    """
+    wrk = shutil.which("wrk")
+    if wrk:
+        script = folder / "load.lua"
+        headers = "\n".join(
+            f'wrk.headers["{name}"] = "{value}"' for name, value in target.headers.items()
+        )
+        script.touch(mode=0o600)
+        script.write_text(
+            WRK_SCRIPT.format(method=target.method, body=target.body, headers=headers)
+        )
+        command = [wrk, "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(script), target.url]
+        stdin = None
+    else:
+        command = [sys.executable, "-m", "bench.loadgen"]
+        stdin = json.dumps(
+            {
+                "url": target.url,
+                "method": target.method,
+                "body": target.body,
+                "headers": target.headers,
+                "connections": CONNECTIONS,
+                "seconds": seconds,
+            }
+        )
+    cpu_before = workers_cpu_seconds(target.server)
+    completed = subprocess.run(
+        command, cwd=ROOT, input=stdin, capture_output=True, text=True, check=True
+    )
+    cpu_after = workers_cpu_seconds(target.server)
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    if not warmup and (result["non2xx"] or result["socket_errors"] or not result["requests"]):
+        raise RuntimeError(f"{target.name}: failed requests under load: {result}")
+    cpu_us = None
+    if cpu_before is not None and cpu_after is not None and result["requests"]:
+        cpu_us = (cpu_after - cpu_before) * 1e6 / result["requests"]
+    rate = result["requests"] / result["seconds"]
+    return Load(rate, result["p50_ms"], result["p99_ms"], cpu_us)
+
+
+def workers_cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time of ``pid``'s children so far; None where /proc is missing."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        total = 0
+        for child in children:
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def check(target: Target) -> None:
+    """Each target answers 200 (and verify says valid) before any load is timed."""
+    response = httpx.request(
+        target.method, target.url, content=target.body.encode(), headers=target.headers
+    )
+    response.raise_for_status()
+    if target.name == "trustee/verify" and not response.json()["data"]["valid"]:
+        raise RuntimeError(f"the benchmark token does not verify: {response.text}")
+
+
+def run(quick: bool = False) -> list[Figure]:
+    rounds, seconds, warmup = (1, 1, 1) if quick else (5, 4, 2)
+    with tempfile.TemporaryDirectory(prefix="trustee-bench-") as name:
+        folder = Path(name)
+        storage, key_file, root, jwt = prepare_storage(folder)
+        trustee_port, hello_port = free_port(), free_port()
+        trustee_server = [
+            *(sys.executable, "-m", "trustee", "server", "--storage", storage),
+            *("--unseal-key-file", str(key_file), "--workers", str(WORKERS)),
+            *("--listen", f"127.0.0.1:{trustee_port}", "--log-level", "warning"),
+        ]
+        hello_server = [sys.executable, "-m", "bench.hello_app", str(hello_port), str(WORKERS)]
+        log = folder / "servers.log"
+        with (
+            serve(trustee_server, trustee_port, "/v1/sys/health", log) as (trustee, trustee_pid),
+            serve(hello_server, hello_port, "/hello", log) as (hello, hello_pid),
+        ):
+            json_headers = {"Content-Type": "application/json"}
+            targets = [
+                Target("hello", hello + "/hello", hello_pid),
+                Target(
+                    "trustee/verify",
+                    trustee + "/v1/trustee/verify",
+                    trustee_pid,
+                    "POST",
+                    json.dumps({"token": jwt, "audience": "rental-agency"}),
+                    json_headers,
+                ),
+                Target(
+                    "trustee/trustees/:name/claim",
+                    trustee + "/v1/trustee/trustees/bench/claim",
+                    trustee_pid,
+                    "POST",
+                    json.dumps(CLAIM_BODY),
+                    json_headers | {"X-Vault-Token": root},
+                ),
+            ]
+            for target in targets:
+                check(target)
+                measure(target, warmup, folder, warmup=True)  # every worker up, caches warm
+            loads: dict[str, list[Load]] = {target.name: [] for target in targets}
+            for round_number in range(rounds):
+                shift = round_number % len(targets)
+                for target in targets[shift:] + targets[:shift]:
+                    loads[target.name].append(measure(target, seconds, folder))
+    summary = {name: _median(runs) for name, runs in loads.items()}
+    generator = "wrk" if shutil.which("wrk") else "bench.loadgen"
+    _print_latencies(summary, generator)
+    base = summary["hello"]
+    return [
+        Figure(
+            f"HTTP {name}, {WORKERS} workers",
+            summary[name].rate,
+            base.rate,
+            GOAL,
+            unit="req/s",
+            note=(
+                f"p50 {summary[name].p50_ms:.2f} ms, p99 {summary[name].p99_ms:.2f} ms; "
+                f"baseline: Starlette hello, p50 {base.p50_ms:.2f} ms, p99 {base.p99_ms:.2f} ms; "
+                f"{CONNECTIONS} connections from {generator}; worker CPU per request "
+                f"{_cpu(summary[name])} (hello {_cpu(base)})"
+            ),
+        )
+        for name in ("trustee/verify", "trustee/trustees/:name/claim")
+    ]
+
+
+def _cpu(load: Load) -> str:
+    return "-" if load.cpu_us is None else f"{load.cpu_us:,.0f} µs"
+
+
+def _median(runs: list[Load]) -> Load:
+    cpu = [r.cpu_us for r in runs if r.cpu_us is not None]
+    return Load(
+        statistics.median(r.rate for r in runs),
+        statistics.median(r.p50_ms for r in runs),
+        statistics.median(r.p99_ms for r in runs),
+        statistics.median(cpu) if cpu else None,
+    )
+
+
+def _print_latencies(summary: dict[str, Load], generator: str) -> None:
+    table = Table(
+        title=f"HTTP, {WORKERS} workers, {CONNECTIONS} connections from {generator} (medians)"
+    )
+    for column in ("route", "req/s", "p50", "p99", "CPU/req"):
+        table.add_column(column, justify="left" if column == "route" else "right")
+    for name, load in summary.items():
+        rate = f"{load.rate:,.0f}"
+        table.add_row(name, rate, f"{load.p50_ms:.2f} ms", f"{load.p99_ms:.2f} ms", _cpu(load))
+    Console().print(table)

@@ -1,0 +1,303 @@
+"""Ledger figures: durable appends under concurrent clients, and proof latency at 10⁶ leaves.
+
+1. Appends through :class:`~trustee.ledger.service.LedgerService`: client threads post
+   device-signed events (ES256K, signed beforehand, as devices do) to a SQLite file with
+   ``synchronous=FULL``; an answer means the event is committed. The baseline is the same
+   events committed one transaction each, which is what the service did before group commit.
+2. The same through HTTP: a real ``trustee server --dev`` process and the load generator of
+   :mod:`bench.loadgen` in its own process (for context: HTTP parsing and the token check cost
+   more than the append itself).
+3. Proofs at 10⁶ leaves: the tree is built through ``post_events`` in large batches (one
+   transaction each), then inclusion and consistency proofs at random indexes are timed one by
+   one; each reads a few rows by primary key.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import coincurve
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bench.harness import Figure
+from trustee.core import Core
+from trustee.ledger.service import EventRequest, LedgerService
+from trustee.secret import Secret
+
+ROOT = Path(__file__).resolve().parents[1]
+WHO = {"accessor": "bench", "display_name": "bench"}
+STARTUP_SECONDS = 60
+
+
+class Device:
+    """A secp256k1 device: ES256K over SHA-256 of the evidence, r‖s, base64url."""
+
+    def __init__(self) -> None:
+        self._key = coincurve.PrivateKey()
+        self.device_key = {
+            "alg": "ES256K",
+            "public_key": self._key.public_key.format(compressed=False).hex(),
+        }
+
+    def evidence(self, text: str) -> dict[str, str]:
+        raw = self._key.sign_recoverable(
+            text.encode(), hasher=lambda m: hashlib.sha256(m).digest()
+        )[:64]
+        signature = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        return {"arc_evidence": text, "arc_evidence_signature": signature}
+
+
+def _open(folder: Path) -> Core:
+    core = Core.open(f"sqlite:///{folder / 'trustee.db'}")
+    share = core.barrier.initialize(1, 1)[0]
+    core.barrier.unseal(Secret(share))
+    return core
+
+
+def _signed_requests(asset: str, device: Device, count: int, tag: str) -> list[EventRequest]:
+    return [
+        EventRequest(
+            asset,
+            event_attributes=device.evidence(f'{{"meter": "{tag}", "reading": {i}}}'),
+            principal_accepted=WHO,
+        )
+        for i in range(count)
+    ]
+
+
+def append_rates(clients: int, per_client: int) -> tuple[float, float, str]:
+    """(group-committed events/s, one-commit-per-event events/s, a note on batching)."""
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as folder:
+        core = _open(Path(folder))
+        try:
+            service = core.ledger
+            device = Device()
+            asset = service.create_asset({"name": "meter"}, device.device_key)["uuid"]
+            work = [_signed_requests(asset, device, per_client, str(c)) for c in range(clients)]
+            service.post_event(work[0][0])  # warm: log key, state row, statement caches
+            start = threading.Barrier(clients + 1)
+
+            def client(requests: list[EventRequest]) -> None:
+                start.wait()
+                for request in requests:
+                    service.post_event(request)
+
+            threads = [threading.Thread(target=client, args=(w,)) for w in work]
+            for thread in threads:
+                thread.start()
+            batches_before, items_before = service.committer.batches, service.committer.items
+            start.wait()
+            began = time.perf_counter()
+            for thread in threads:
+                thread.join()
+            grouped = clients * per_client / (time.perf_counter() - began)
+            batches = service.committer.batches - batches_before
+            items = service.committer.items - items_before
+
+            # Baseline: the same work, one transaction per event, from one caller.
+            single = _signed_requests(asset, device, max(per_client * 2, 100), "single")
+            began = time.perf_counter()
+            for request in single:
+                service.post_events([request])
+            one_by_one = len(single) / (time.perf_counter() - began)
+            size, _ = service.state()
+            assert size == 1 + clients * per_client + len(single), "an append went missing"
+        finally:
+            core.close()
+    note = f"{clients} client threads, {items / max(batches, 1):.0f} events per commit"
+    return grouped, one_by_one, note
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_rate(connections: int, seconds: float) -> tuple[float, str]:
+    """Events/s posted over HTTP to a real server process, and a note with latencies."""
+    port, token = _free_port(), "bench-" + secrets.token_urlsafe(12)
+    address = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUSTEE_", "VAULT_"))}
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-http-") as folder:
+        log = Path(folder) / "server.log"
+        with log.open("wb") as output:
+            server = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "trustee", "server"),
+                    *("--dev", "--dev-root-token", token),
+                    *("--listen", f"127.0.0.1:{port}", "--log-level", "warning"),
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        try:
+            _wait_healthy(address, server, log)
+            headers = {"X-Vault-Token": token}
+            device = Device()
+            asset = httpx.post(
+                f"{address}/v1/ledger/assets",
+                headers=headers,
+                json={"device_key": device.device_key},
+                timeout=30,
+            ).json()["data"]["uuid"]
+            body = json.dumps({"event_attributes": device.evidence('{"reading": 1}')})
+            load = {
+                "url": f"{address}/v1/ledger/assets/{asset}/events",
+                "method": "POST",
+                "body": body,
+                "headers": {**headers, "Content-Type": "application/json"},
+                "connections": connections,
+                "seconds": seconds,
+            }
+            completed = subprocess.run(
+                [sys.executable, "-m", "bench.loadgen"],
+                input=json.dumps(load),
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                timeout=seconds + 120,
+                check=True,
+            )
+            result = json.loads(completed.stdout)
+            size = httpx.get(
+                f"{address}/v1/ledger/log/checkpoint", headers=headers, timeout=30
+            ).json()["data"]["size"]
+            ok = result["requests"] - result["non2xx"]
+            assert size >= ok, "an acknowledged event is not in the log"
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+    note = (
+        f"{connections} connections, p50 {result['p50_ms']:.1f} ms, "
+        f"p99 {result['p99_ms']:.1f} ms, {result['non2xx']} errors"
+    )
+    return ok / result["seconds"], note
+
+
+def _wait_healthy(address: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text(errors='replace')}")
+        try:
+            if httpx.get(f"{address}/v1/sys/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError("server did not start")
+
+
+def build_log(service: LedgerService, leaves: int, batch: int) -> float:
+    """Append ``leaves`` small unsigned events in batches; return the events/s it took."""
+    asset = service.create_asset({"name": "bulk"})["uuid"]
+    began = time.perf_counter()
+    done = 0
+    while done < leaves:
+        count = min(batch, leaves - done)
+        service.post_events(
+            [EventRequest(asset, event_attributes={"n": str(done + i)}) for i in range(count)]
+        )
+        done += count
+    return leaves / (time.perf_counter() - began)
+
+
+def proof_latencies(leaves: int, samples: int) -> dict[str, float]:
+    """Build a log of ``leaves`` and time inclusion and consistency proofs at its full size."""
+    rng = random.Random(1)
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-proofs-") as folder:
+        core = _open(Path(folder))
+        try:
+            service = core.ledger
+            build_rate = build_log(service, leaves, batch=min(10_000, max(leaves // 10, 1)))
+            size, _ = service.state()
+            inclusion, consistency = [], []
+            for _ in range(samples):
+                index = rng.randrange(size)
+                began = time.perf_counter()
+                proof = service.inclusion_proof(index, size)
+                inclusion.append(time.perf_counter() - began)
+                assert len(proof["hashes"]) <= 2 * size.bit_length()
+                first = rng.randrange(1, size)
+                began = time.perf_counter()
+                service.consistency_proof(first, size)
+                consistency.append(time.perf_counter() - began)
+        finally:
+            core.close()
+    return {
+        "size": size,
+        "build_rate": build_rate,
+        "inclusion_p50": _percentile(inclusion, 50),
+        "inclusion_p99": _percentile(inclusion, 99),
+        "inclusion_mean": statistics.fmean(inclusion),
+        "consistency_p50": _percentile(consistency, 50),
+        "consistency_p99": _percentile(consistency, 99),
+    }
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+def run(quick: bool) -> list[Figure]:
+    clients, per_client = (8, 40) if quick else (64, 250)
+    grouped, one_by_one, note = append_rates(clients, per_client)
+    http, http_note = http_rate(connections=8 if quick else 64, seconds=1.0 if quick else 5.0)
+    proofs = proof_latencies(10_000 if quick else 1_000_000, 200 if quick else 2000)
+    table = Table(title=f"ledger proofs at {proofs['size']:,} leaves (SQLite, one at a time)")
+    for column in ("proof", "p50", "p99"):
+        table.add_column(column, justify="left" if column == "proof" else "right")
+    for kind in ("inclusion", "consistency"):
+        table.add_row(
+            kind,
+            f"{proofs[kind + '_p50'] * 1000:.2f} ms",
+            f"{proofs[kind + '_p99'] * 1000:.2f} ms",
+        )
+    Console().print(table)
+    Console().print(f"tree built at {proofs['build_rate']:,.0f} events/s (batches of 10,000)")
+    p50, p99 = proofs["inclusion_p50"] * 1000, proofs["inclusion_p99"] * 1000
+    return [
+        Figure(
+            "ledger durable appends (SQLite, group commit)",
+            grouped,
+            None,
+            5000,
+            unit="events/s",
+            note=f"{note}; one commit per event: {one_by_one:,.0f}/s",
+        ),
+        Figure(
+            "ledger appends over HTTP (1 server process)",
+            http,
+            None,
+            1,
+            unit="events/s",
+            note=http_note + " (context for the figure above; no goal)",
+        ),
+        Figure(
+            f"ledger inclusion proofs at {proofs['size']:,} leaves",
+            1 / proofs["inclusion_mean"],
+            None,
+            200,
+            unit="proofs/s",
+            note=f"p50 {p50:.2f} ms, p99 {p99:.2f} ms; "
+            f"consistency p50 {proofs['consistency_p50'] * 1000:.2f} ms",
+        ),
+    ]

@@ -1,0 +1,190 @@
+"""Group commit: many callers, one durable transaction per batch (no I/O of its own).
+
+A durable append costs one fsync; the fsync, not the work, bounds a log that commits each
+event alone. Callers therefore queue their items; whoever finds no batch forming becomes the
+*leader*: it takes everything queued (up to ``max_batch``), prepares each item (checks,
+serialisation, signature verification), and integrates the batch in one transaction; then it
+wakes every caller of the batch.
+
+One thread does the work of a batch, so any number of callers cost no fight for the
+interpreter lock: the others sleep until their answer is ready. Just before the commit (the
+fsync, during which Python code can run) the leader hands leadership to the first caller
+queued behind it, who prepares the next batch meanwhile and commits after it. Under light load
+a batch is one item and costs what a plain commit costs; under load batches grow by
+themselves.
+
+Each item is settled on its own: an item whose preparation fails is refused with that error
+before the transaction, and the integrate function settles each item it is given
+(:meth:`Pending.settle` or :meth:`Pending.refuse`), so one refused item never fails the
+others. An exception escaping the integrate function (the database is down, the transaction
+failed) fails every item it left unsettled: none of them was committed.
+
+Ordering across processes is not this module's concern: the transaction it runs locks the log
+state, so several processes each running a committer still append one batch at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+__all__ = ["GroupCommitter", "Pending"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+DEFAULT_MAX_BATCH = 1000
+
+
+class Pending(Generic[T, R]):
+    """One caller's item, prepared form, and how it ended: a result or an error."""
+
+    __slots__ = ("_error", "_lead", "_result", "_settled", "_signal", "item", "prepared")
+
+    def __init__(self, item: T) -> None:
+        self.item = item
+        self.prepared: Any = None
+        # A lock taken now and released once by whoever wakes this caller: the cheapest
+        # one-shot signal (an Event is a Condition, a lock and a list on top of it).
+        self._signal = threading.Lock()
+        self._signal.acquire()
+        self._lead = False
+        self._settled = False
+        self._result: R | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self._settled
+
+    def settle(self, result: R) -> None:
+        """The item was committed; ``result`` is what its caller receives."""
+        self._result, self._settled = result, True
+
+    def refuse(self, error: BaseException) -> None:
+        """The item was not written; its caller receives ``error``."""
+        self._error, self._settled = error, True
+
+    def _wait(self) -> None:
+        self._signal.acquire()
+
+    def _wake(self) -> None:
+        self._signal.release()
+
+    def outcome(self) -> R:
+        if not self._settled:
+            raise RuntimeError("the batch ended without settling this item")
+        if self._error is not None:
+            raise self._error
+        return self._result  # type: ignore[return-value]
+
+
+def _as_is(item: Any) -> Any:
+    return item
+
+
+class GroupCommitter(Generic[T, R]):
+    """Batches concurrent :meth:`submit` calls into calls of ``integrate``; thread-safe.
+
+    ``prepare(item)`` runs for each item before its batch's transaction (its result is
+    ``Pending.prepared``; an exception refuses that item alone). ``integrate(batch, hand_over)``
+    runs the transaction for the items that prepared well, and calls ``hand_over()`` just
+    before it commits, so the next leader prepares its batch during the fsync.
+    """
+
+    def __init__(
+        self,
+        integrate: Callable[[Sequence[Pending[T, R]], Callable[[], None]], None],
+        *,
+        prepare: Callable[[T], Any] = _as_is,
+        max_batch: int = DEFAULT_MAX_BATCH,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self._integrate = integrate
+        self._prepare = prepare
+        self._max_batch = max_batch
+        self._lock = threading.Lock()
+        self._commit = threading.Lock()
+        self._queue: list[Pending[T, R]] = []
+        self._busy = False  # a leader is forming a batch; invariant: queue non-empty ⇒ busy
+        self.batches = 0
+        self.items = 0
+
+    def submit(self, item: T) -> R:
+        """Queue ``item``, wait until its batch has committed, return its result or raise."""
+        pending: Pending[T, R] = Pending(item)
+        with self._lock:
+            self._queue.append(pending)
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            pending._wait()  # woken once: with an outcome, or to lead the next batch
+            lead = pending._lead
+        if lead:
+            self._run_batch(pending)
+        return pending.outcome()
+
+    def queued(self) -> int:
+        """Items waiting for a leader (not those of batches being prepared or committed)."""
+        with self._lock:
+            return len(self._queue)
+
+    def _run_batch(self, leader: Pending[T, R]) -> None:
+        """Prepare and integrate the front of the queue (``leader`` is in it); wake its callers."""
+        with self._lock:
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+        handed = False
+
+        def hand_over() -> None:
+            nonlocal handed
+            if not handed:
+                handed = True
+                self._hand_over()
+
+        try:
+            # 1. Prepare, item by item, before any lock is taken.
+            for pending in batch:
+                try:
+                    pending.prepared = self._prepare(pending.item)
+                except Exception as exc:  # handed to that item's caller only
+                    pending.refuse(exc)
+            ready = [pending for pending in batch if not pending.settled]
+            # 2. Commit in arrival order; the next leader prepares meanwhile.
+            with self._commit:
+                if ready:
+                    self._integrate_batch(ready, hand_over)
+        finally:
+            hand_over()
+            for pending in batch:
+                if not pending.settled:
+                    pending.refuse(RuntimeError("the batch ended without settling this item"))
+            with self._lock:
+                self.batches += 1
+                self.items += len(batch)
+            for pending in batch:
+                if pending is not leader:
+                    pending._wake()
+
+    def _hand_over(self) -> None:
+        """Make the first queued caller the next leader, or mark that none is needed."""
+        with self._lock:
+            successor = self._queue[0] if self._queue else None
+            if successor is None:
+                self._busy = False
+            else:
+                successor._lead = True
+        if successor is not None:
+            successor._wake()
+
+    def _integrate_batch(self, ready: list[Pending[T, R]], hand_over: Callable[[], None]) -> None:
+        try:
+            self._integrate(ready, hand_over)
+        except BaseException as exc:
+            for pending in ready:
+                if not pending.settled:
+                    pending.refuse(exc)
+            if not isinstance(exc, Exception):
+                raise
