@@ -2,8 +2,8 @@
 
 1. Appends through :class:`~trustee.ledger.service.LedgerService`: client threads post
    device-signed events (ES256K, signed beforehand, as devices do) to a SQLite file with
-   ``synchronous=FULL``; an answer means the event is committed. The baseline is the same
-   events committed one transaction each, which is what the service did before group commit.
+   ``synchronous=FULL``; an answer means the event is committed. For comparison, the same
+   events committed one transaction each: the price of an fsync per event.
 2. The same through HTTP: a real ``trustee server --dev`` process and the load generator of
    :mod:`bench.loadgen` in its own process (for context: HTTP parsing and the token check cost
    more than the append itself).

@@ -16,12 +16,11 @@ from trustee.auth.token_store import TokenStore
 from trustee.auth.trust_lists import TrustListService
 from trustee.custody.barrier import Barrier
 from trustee.custody.trustees import TrusteeService
+from trustee.defaults import DEFAULT_STORAGE_URL
 from trustee.errors import AlreadyExists
 from trustee.ledger.service import LedgerService
 from trustee.secret import Secret
 from trustee.storage import Database, open_database
-
-DEFAULT_STORAGE_URL = "sqlite:///./trustee-data/trustee.db"
 
 
 @dataclass(frozen=True)

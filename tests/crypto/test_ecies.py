@@ -189,6 +189,7 @@ def test_truncated_ciphertext_fails() -> None:
 @pytest.mark.parametrize(
     "public_key",
     [b"", b"\x04" + b"\x00" * 64, b"\x02" + b"\xff" * 32, b"\x05" + RECIPIENT_PUBLIC[1:], 42],
+    ids=["empty", "zero-point", "x-beyond-field", "bad-prefix", "not-bytes"],
 )
 def test_bad_public_keys(public_key) -> None:
     with pytest.raises(CryptoError):
@@ -196,7 +197,9 @@ def test_bad_public_keys(public_key) -> None:
 
 
 @pytest.mark.parametrize(
-    "private_key", [b"", bytes(32), CURVE_ORDER.to_bytes(32, "big"), RECIPIENT.hex()]
+    "private_key",
+    [b"", bytes(32), CURVE_ORDER.to_bytes(32, "big"), RECIPIENT.hex()],
+    ids=["empty", "zero", "curve-order", "hex-text"],
 )
 def test_bad_private_keys(private_key) -> None:
     ciphertext = encrypt_to(RECIPIENT_PUBLIC, b"x")

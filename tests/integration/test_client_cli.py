@@ -237,10 +237,11 @@ def test_typed_errors(server: Server) -> None:
             client.read_trustee("nobody")
         assert "nobody" in missing.value.message
         assert client.read("trustee/trustees/nobody") is None
+        client.create_trustee("typed-errors")
         with pytest.raises(AlreadyExists):
-            client.create_trustee("alice")
+            client.create_trustee("typed-errors")
         with pytest.raises(InvalidRequest):
-            client.sign("alice", "zz", encoding="hex")
+            client.sign("typed-errors", "zz", encoding="hex")
         assert server.root_token not in repr(client)
     with Client("http://127.0.0.1:9", "x", timeout=2) as nowhere, pytest.raises(ConnectionFailed):
         nowhere.read_trustee("alice")

@@ -20,6 +20,18 @@ from trustee.secret import Secret
 pytestmark = pytest.mark.integration
 
 
+class Workers(LiveServer):
+    """A ``--workers`` server: slower to start than one process on a busy machine, and stopped
+    (the supervisor ends its workers) rather than leaked when it never gets ready."""
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        try:
+            super().wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+
 def prepared_storage(folder: Path) -> tuple[str, Path, str]:
     """An initialised SQLite storage, the file of its unseal key, and its root token."""
     storage = f"sqlite:///{folder / 'trustee.db'}"
@@ -50,7 +62,7 @@ def exercise(address: str, root: str) -> None:
 
 def test_workers_unseal_from_the_key_file(tmp_path: Path) -> None:
     storage, key_file, root = prepared_storage(tmp_path)
-    server = LiveServer(
+    server = Workers(
         "--storage", storage, "--unseal-key-file", str(key_file), "--workers", "2",
         log_path=tmp_path / "server.log",
     )  # fmt: skip
@@ -64,7 +76,7 @@ def test_workers_unseal_from_the_key_file(tmp_path: Path) -> None:
 
 
 def test_dev_workers_share_one_storage(tmp_path: Path) -> None:
-    server = LiveServer(
+    server = Workers(
         "--dev", "--dev-root-token", "root", "--workers", "2", log_path=tmp_path / "server.log"
     )
     try:

@@ -1,4 +1,10 @@
-"""``trustee server``: the HTTP API under uvicorn (h11: httptools rejects Vault's LIST verb)."""
+"""``trustee server``: the HTTP API under uvicorn (h11: httptools rejects Vault's LIST verb).
+
+The server stack (uvicorn, FastAPI, the Core) is imported inside the functions that run it, so
+every other ``trustee`` command starts without loading it.
+"""
+
+from __future__ import annotations
 
 import atexit
 import json
@@ -9,20 +15,21 @@ import sys
 import tempfile
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
-from fastapi import FastAPI
-from uvicorn.supervisors import Multiprocess
 
 from trustee.cli.console import err, fail
-from trustee.core import DEFAULT_STORAGE_URL, Core
 from trustee.crypto.encoding import hex_decode
 from trustee.crypto.errors import CryptoError
+from trustee.defaults import DEFAULT_STORAGE_URL
 from trustee.secret import Secret
-from trustee.server import create_app
-from trustee.server.audit import AuditDevice, open_audit_device
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from trustee.core import Core
+    from trustee.server.audit import AuditDevice
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
 WORKER_SETTINGS_ENV = "TRUSTEE_SERVER_WORKER"
@@ -94,6 +101,9 @@ def run_workers(app: str, workers: int, **options: Any) -> None:
     after the first waits ~40 ms for a delayed ACK (Kludex/uvicorn#3149). So the bound
     socket is rewrapped with its protocol named.
     """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
     config = uvicorn.Config(app, workers=workers, **options)
     bound = config.bind_socket()
     if bound.family in (socket.AF_INET, socket.AF_INET6):
@@ -107,6 +117,9 @@ def worker_app() -> FastAPI:
     Seal state lives in each process's memory, so every worker opens its own Core over the
     shared storage and unseals itself with the key its parent already checked.
     """
+    from trustee.core import Core
+    from trustee.server import create_app
+
     settings = json.loads(os.environ[WORKER_SETTINGS_ENV])
     core = Core.open(settings["storage"])
     auto_unseal(core, settings["unseal_key_file"])
@@ -116,6 +129,8 @@ def worker_app() -> FastAPI:
 
 def audit_device(audit: tuple[str, str | None] | None, storage_url: Any) -> AuditDevice | None:
     """The ``--audit-file`` device (with its ``--audit-key-file``), or None; fails cleanly."""
+    from trustee.server.audit import open_audit_device
+
     if audit is None:
         return None
     try:
@@ -130,6 +145,8 @@ def shared_dev_storage(root_token: str | None) -> tuple[str, str, str]:
     One share of threshold one is the unseal key itself; it goes to a file readable by its
     owner only, in the private temporary folder that also holds the database.
     """
+    from trustee.core import Core
+
     folder = Path(tempfile.mkdtemp(prefix="trustee-dev-"))
     storage_url = f"sqlite:///{folder / 'trustee.db'}"
     key_file = folder / "unseal.key"
@@ -177,6 +194,11 @@ def server_command(
     ] = None,
 ) -> None:
     """Run the HTTP API. Without --dev it starts sealed: `trustee operator init`, `unseal`."""
+    import uvicorn
+
+    from trustee.core import Core
+    from trustee.server import create_app
+
     settings = load_config(config) if config else {}
     host, port = parse_listen(listen or settings.get("listen", "127.0.0.1:8200"))
     if dev and workers > 1:

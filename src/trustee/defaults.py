@@ -1,0 +1,3 @@
+"""Defaults a command needs before it loads anything heavy (its help text shows them)."""
+
+DEFAULT_STORAGE_URL = "sqlite:///./trustee-data/trustee.db"
