@@ -116,3 +116,21 @@ def test_wrong_log_key_and_garbage(made) -> None:
     bundle = copy.deepcopy(made["bundle"])
     bundle["asset"]["identity"] = "assets/someone-else"
     assert not audit_bundle(bundle, made["key"]).all_ok
+
+
+def test_parallel_audit_matches_serial(made) -> None:
+    bundle = copy.deepcopy(made["bundle"])
+    raw = _entry(bundle, 3)
+    position = raw.index(b"reading 3") + len("reading ")
+    raw[position] = ord("7")
+    _set_entry(bundle, 3, raw)
+    bundle["events"].append("not an event")
+    serial_seen: list = []
+    parallel_seen: list = []
+    serial = audit_bundle(bundle, made["key"], workers=1, on_event=serial_seen.append)
+    parallel = audit_bundle(
+        bundle, made["key"], workers=2, min_parallel=2, on_event=parallel_seen.append
+    )
+    assert serial.rows[3].status == "BAD" and serial.rows[-1].status == "BAD"
+    assert parallel.to_dict() == serial.to_dict()
+    assert parallel.rows == serial.rows == serial_seen == parallel_seen

@@ -116,6 +116,10 @@ def audit_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Processes auditing events (default: every core)."),
+    ] = None,
 ) -> None:
     """Verify an audit bundle offline: checkpoint signature, inclusion, device signatures."""
     try:
@@ -134,7 +138,13 @@ def audit_command(
         disable=as_json,
     ) as progress:
         task = progress.add_task("events", total=total)
-        report = audit_bundle(data, log_key, older, on_event=lambda _row: progress.advance(task))
+        report = audit_bundle(
+            data,
+            log_key,
+            older,
+            on_event=lambda _row: progress.advance(task),
+            workers=workers,
+        )
     if as_json:
         out.print_json(orjson.dumps(report.to_dict()).decode("utf-8"))
     else:
