@@ -1,8 +1,8 @@
 """Crash safety: SIGKILL the server while clients post signed events, restart, audit the log.
 
 Every event whose POST was answered 200 must be there after the restart; the log's root must
-recompute from its entries with an RFC 9162 computation written here, apart from the product's
-Merkle code; every acknowledged event's inclusion proof must verify; and appends go on.
+recompute from its entries with the RFC 9162 reference in `tests/rfc9162.py`, apart from the
+product's Merkle code; every acknowledged event's inclusion proof must verify; and appends go on.
 """
 
 import base64
@@ -17,51 +17,12 @@ import coincurve
 import httpx
 from live_server import LiveServer
 
+from rfc9162 import leaf as leaf_hash
+from rfc9162 import root_of as tree_root
+from rfc9162 import verify_inclusion
+
 CLIENTS = 4
 LOAD_SECONDS = 1.5
-
-
-# --- RFC 9162 §2.1.1 and §2.1.3.2, independent of trustee.ledger.merkle ----------------------
-
-
-def leaf_hash(entry: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + entry).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def tree_root(entries: list[bytes]) -> bytes:
-    """MTH by levels: pair neighbours, carry a lone last node up unchanged (same tree as §2.1.1)."""
-    level = [leaf_hash(entry) for entry in entries]
-    if not level:
-        return hashlib.sha256(b"").digest()
-    while len(level) > 1:
-        paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        level = paired + ([level[-1]] if len(level) % 2 else [])
-    return level[0]
-
-
-def inclusion_verifies(index: int, size: int, leaf: bytes, path: list[bytes], root: bytes) -> bool:
-    """RFC 9162 §2.1.3.2, step by step."""
-    if index >= size:
-        return False
-    fn, sn, r = index, size - 1, leaf
-    for p in path:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            if not fn & 1:
-                while fn & 1 == 0 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
 
 
 class Device:
@@ -162,7 +123,7 @@ def test_kill_9_loses_no_acknowledged_event(empty_storage_url: str, tmp_path: Pa
                     "/v1/ledger/log/proof/inclusion", params={"index": index, "size": size}
                 ).json()["data"]
                 path = [bytes.fromhex(h) for h in proof["hashes"]]
-                assert inclusion_verifies(index, size, leaf_hash(entries[index]), path, root)
+                assert verify_inclusion(index, size, leaf_hash(entries[index]), path, root)
 
             after = client.post(
                 f"/v1/ledger/{asset}/events", json={"event_attributes": device.evidence("after")}

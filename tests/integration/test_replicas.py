@@ -21,85 +21,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from live_server import LiveServer
 
+from rfc9162 import leaf as leaf_hash
+from rfc9162 import root_of as tree_root
+from rfc9162 import verify_consistency, verify_inclusion
 from trustee.tokens import issue_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 CLIENTS = 8
 EVENTS = 2000
-
-
-# --- RFC 9162 §2.1, written from the RFC, apart from trustee.ledger.merkle -------------------
-
-
-def leaf_hash(entry: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + entry).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def tree_root(entries: list[bytes]) -> bytes:
-    """MTH (§2.1.1), level by level: a lone last node rises unchanged, as the split rule gives."""
-    level = [leaf_hash(entry) for entry in entries]
-    if not level:
-        return hashlib.sha256(b"").digest()
-    while len(level) > 1:
-        paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        level = paired + ([level[-1]] if len(level) % 2 else [])
-    return level[0]
-
-
-def verify_inclusion(index: int, size: int, leaf: bytes, path: list[bytes], root: bytes) -> bool:
-    """§2.1.3.2."""
-    if index >= size:
-        return False
-    fn, sn, r = index, size - 1, leaf
-    for p in path:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            while fn & 1 == 0 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
-
-
-def verify_consistency(
-    first: int, second: int, first_root: bytes, second_root: bytes, path: list[bytes]
-) -> bool:
-    """§2.1.4.2."""
-    if first == second:
-        return not path and first_root == second_root
-    if first == 0 or first > second or not path:
-        return False
-    if first & (first - 1) == 0:  # an exact power of two: the old root is the first node
-        path = [first_root, *path]
-    fn, sn = first - 1, second - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
-            while fn & 1 == 0 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    return fr == first_root and sr == second_root and sn == 0
 
 
 def verify_checkpoint(note: str, verifier_key: str) -> tuple[int, bytes]:

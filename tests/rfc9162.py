@@ -118,3 +118,8 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == first_root and sr == second_root
+
+
+def root_of(entries: list[bytes]) -> bytes:
+    """MTH of the whole list."""
+    return Tree(entries).root(len(entries))
