@@ -95,10 +95,17 @@ class ProofError(MerkleError):
     third party that the log misbehaved, so it travels with the error instead of being lost.
     """
 
-    def __init__(self, reason: str, message: str, evidence: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        evidence: dict[str, Any] | Callable[[], dict[str, Any]],
+    ) -> None:
         super().__init__(f"{message} ({reason})")
         self.reason = reason
-        self.evidence = evidence
+        # A callable is made into the evidence only here, on failure: hexing every proof
+        # hash up front cost a third of a bulk audit whose proofs all verify.
+        self.evidence = evidence() if callable(evidence) else evidence
 
 
 # --- hashing -------------------------------------------------------------------------------
@@ -252,12 +259,14 @@ def root_from_inclusion_proof(
     index outside the tree, malformed hashes). Comparing the result with a trusted root is
     :func:`check_inclusion`.
     """
-    evidence = {
-        "index": index,
-        "size": size,
-        "leaf_hash": _hex(leaf_hash),
-        "proof": [_hex(p) for p in proof] if _is_sequence(proof) else repr(proof)[:64],
-    }
+    def evidence() -> dict[str, Any]:
+        return {
+            "index": index,
+            "size": size,
+            "leaf_hash": _hex(leaf_hash),
+            "proof": [_hex(p) for p in proof] if _is_sequence(proof) else repr(proof)[:64],
+        }
+
     _check_proof_inputs(evidence, proof, leaf_hash=leaf_hash)
     if not (_is_int(index) and _is_int(size) and 0 <= size <= MAX_TREE_SIZE):
         raise ProofError("bad_size", "index and size must be integers in uint64 range", evidence)
@@ -557,7 +566,9 @@ def _check_hash(value: object, what: str) -> None:
         raise MerkleError(f"{what} must be {HASH_SIZE} bytes")
 
 
-def _check_proof_inputs(evidence: dict[str, Any], proof: object, **hashes: object) -> None:
+def _check_proof_inputs(
+    evidence: dict[str, Any] | Callable[[], dict[str, Any]], proof: object, **hashes: object
+) -> None:
     for name, value in hashes.items():
         if not _is_hash(value):
             raise ProofError("bad_hash", f"{name} must be {HASH_SIZE} bytes", evidence)
