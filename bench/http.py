@@ -14,12 +14,10 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.harness import Figure
+from bench.processes import free_port, wait_answering
 from trustee.core import Core
 from trustee.secret import Secret
 
@@ -37,7 +36,6 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKERS = 2
 CONNECTIONS = 16
 GOAL = 0.5
-STARTUP_SECONDS = 60
 CLAIM_BODY = {"audience": "rental-agency", "claims": {"usage": ["knight_rider"]}, "ttl": "1h"}
 
 WRK_SCRIPT = """\
@@ -75,12 +73,6 @@ class Load:
     cpu_us: float | None  # the workers' CPU time per request
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def prepare_storage(folder: Path) -> tuple[str, Path, str, str]:
     """An initialised SQLite database with one trustee, its unseal key file, a root token and
     a valid token that trustee issued (the body of every ``trustee/verify`` request)."""
@@ -111,17 +103,7 @@ def serve(command: list[str], port: int, ready_path: str, log: Path) -> Iterator
             command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{command[2]} exited: {log.read_text(errors='replace')}")
-                try:
-                    httpx.get(address + ready_path, timeout=2)
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"{command[2]} did not start") from None
-                    time.sleep(0.1)
+            wait_answering(address + ready_path, process, log, status=None)
             yield address, process.pid
         finally:
             process.send_signal(signal.SIGTERM)  # the supervisor stops its workers

@@ -19,7 +19,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,13 +33,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.harness import Figure
+from bench.processes import free_port, wait_answering
 from trustee.core import Core
 from trustee.ledger.service import EventRequest, LedgerService
 from trustee.secret import Secret
 
 ROOT = Path(__file__).resolve().parents[1]
 WHO = {"accessor": "bench", "display_name": "bench"}
-STARTUP_SECONDS = 60
 
 
 class Device:
@@ -122,15 +121,9 @@ def append_rates(clients: int, per_client: int) -> tuple[float, float, str]:
     return grouped, one_by_one, note
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def http_rate(connections: int, seconds: float) -> tuple[float, str]:
     """Events/s posted over HTTP to a real server process, and a note with latencies."""
-    port, token = _free_port(), "bench-" + secrets.token_urlsafe(12)
+    port, token = free_port(), "bench-" + secrets.token_urlsafe(12)
     address = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUSTEE_", "VAULT_"))}
     with tempfile.TemporaryDirectory(prefix="bench-ledger-http-") as folder:
@@ -148,7 +141,7 @@ def http_rate(connections: int, seconds: float) -> tuple[float, str]:
                 env=env,
             )
         try:
-            _wait_healthy(address, server, log)
+            wait_answering(f"{address}/v1/sys/health", server, log)
             headers = {"X-Vault-Token": token}
             device = Device()
             asset = httpx.post(
@@ -189,20 +182,6 @@ def http_rate(connections: int, seconds: float) -> tuple[float, str]:
         f"p99 {result['p99_ms']:.1f} ms, {result['non2xx']} errors"
     )
     return ok / result["seconds"], note
-
-
-def _wait_healthy(address: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text(errors='replace')}")
-        try:
-            if httpx.get(f"{address}/v1/sys/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError("server did not start")
 
 
 def build_log(service: LedgerService, leaves: int, batch: int) -> float:

@@ -17,9 +17,7 @@ skipped with a note. ``python -m bench.replicas [--quick]`` runs these figures a
 """
 
 import argparse
-import base64
 import contextlib
-import hashlib
 import json
 import multiprocessing
 import os
@@ -35,33 +33,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import coincurve
 import httpx
 from rich.console import Console
 from rich.table import Table
 
 from bench.harness import Figure, report
+from bench.ledger import WHO, Device
+from bench.processes import free_port, wait_answering
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_EVENTS_PER_SECOND = 10_000
-STARTUP_SECONDS = 60
-WHO = {"accessor": "bench", "display_name": "bench"}
-
-
-class Device:
-    """A secp256k1 device: ES256K over SHA-256 of the evidence, r‖s, base64url."""
-
-    def __init__(self) -> None:
-        self._key = coincurve.PrivateKey()
-        public = self._key.public_key.format(compressed=False).hex()
-        self.device_key = {"alg": "ES256K", "public_key": public}
-
-    def evidence(self, text: str) -> dict[str, str]:
-        raw = self._key.sign_recoverable(text.encode(), hasher=lambda m: hashlib.sha256(m).digest())
-        return {
-            "arc_evidence": text,
-            "arc_evidence_signature": base64.urlsafe_b64encode(raw[:64]).rstrip(b"=").decode(),
-        }
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
@@ -220,14 +201,6 @@ def _check_log(storage_url: str, share: str, expected: int) -> None:
 # --- 2. through HTTP, one server process per replica --------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def servers(storage_url: str, share: str, count: int, folder: Path) -> Iterator[list[str]]:
     """``count`` server processes on one database, unsealed from TRUSTEE_UNSEAL_KEY."""
@@ -236,7 +209,7 @@ def servers(storage_url: str, share: str, count: int, folder: Path) -> Iterator[
     started: list[tuple[subprocess.Popen, str, Path]] = []
     try:
         for number in range(count):
-            port, log = _free_port(), folder / f"server-{number}.log"
+            port, log = free_port(), folder / f"server-{number}.log"
             with log.open("wb") as output:
                 process = subprocess.Popen(
                     [
@@ -250,7 +223,7 @@ def servers(storage_url: str, share: str, count: int, folder: Path) -> Iterator[
                 )
             started.append((process, f"http://127.0.0.1:{port}", log))
         for process, address, log in started:
-            _wait_healthy(address, process, log)
+            wait_answering(f"{address}/v1/sys/health", process, log)
         yield [address for _, address, _ in started]
     finally:
         for process, _, _ in started:
@@ -258,18 +231,6 @@ def servers(storage_url: str, share: str, count: int, folder: Path) -> Iterator[
                 process.send_signal(signal.SIGTERM)
         for process, _, _ in started:
             process.wait(timeout=60)
-
-
-def _wait_healthy(address: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text(errors='replace')}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{address}/v1/sys/health", timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise TimeoutError("server did not start unsealed")
 
 
 def http_rate(server_url: str, replicas: int, connections: int, seconds: float) -> dict:

@@ -11,7 +11,6 @@ own, so tests never see each other's rows and the cluster starts only once per s
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -23,6 +22,8 @@ from pathlib import Path
 import psycopg
 import sqlalchemy as sa
 from psycopg import sql
+
+from live_server import free_port
 
 
 def find_binaries() -> Path | None:
@@ -39,12 +40,6 @@ def _as_cluster_user(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
     """Yield a SQLAlchemy URL of a fresh, empty cluster; remove it afterwards.
@@ -59,7 +54,7 @@ def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
     data = folder / "data"
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
-    port = _free_port()
+    port = free_port()
     run = {"check": True, "capture_output": True, "timeout": 120}
     subprocess.run(
         _as_cluster_user(

@@ -1,6 +1,5 @@
 """The JWK set: PyJWT's PyJWKClient, pointed at a real server, verifies our tokens."""
 
-import socket
 import threading
 import time
 
@@ -9,18 +8,13 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from live_server import free_port
 from trustee.server.app import create_app
 
 
 @pytest.fixture
 def core(dev_core):
     return dev_core.core
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

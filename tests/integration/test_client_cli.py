@@ -8,11 +8,8 @@ everything it wrote, looking for the secrets the tests handled.
 import base64
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +20,7 @@ import orjson
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from live_server import initialise_and_unseal
+from live_server import LiveServer, start_ready
 
 from trustee.client import (
     AlreadyExists,
@@ -41,92 +38,50 @@ pytestmark = pytest.mark.integration
 KNOWN_KEY = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 KNOWN_ADDRESS = Account.from_key(KNOWN_KEY).address
 MESSAGE = "I, trustee, sign this: ünïcode ✓"
-STARTUP_SECONDS = 20
-SHUTDOWN_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
 class Server:
-    address: str
-    root_token: str
-    process: subprocess.Popen
-    log_path: Path
+    live: LiveServer
     secrets: set[str] = field(default_factory=set)
+
+    @property
+    def address(self) -> str:
+        return self.live.address
+
+    @property
+    def root_token(self) -> str:
+        return self.live.root
 
     def client(self, token: str | None = None) -> Client:
         return Client(self.address, self.root_token if token is None else token)
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=SHUTDOWN_SECONDS)
+        return self.live.stop()
 
     def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        return self.live.log()
 
 
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, module_storage_url: str
 ) -> Iterator[Server]:
-    port = free_port()
     root_token = "root-" + secrets.token_urlsafe(24)
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUSTEE_", "VAULT_"))}
     # SQLite: dev mode. PostgreSQL: a new database, initialised and unsealed as an operator would.
-    storage = ["--dev", "--dev-root-token", root_token]
-    if not module_storage_url.startswith("sqlite"):
-        storage = ["--storage", module_storage_url]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "trustee",
-                "server",
-                *storage,
-                "--listen",
-                f"127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-    running = Server(f"http://127.0.0.1:{port}", root_token, process, log_path, {root_token})
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"server exited early ({process.returncode}):\n{running.log()}")
-        try:
-            status = httpx.get(f"{running.address}/v1/sys/health", timeout=1).status_code
-        except httpx.HTTPError:
-            status = None
-        if status == 501:  # not initialised: the PostgreSQL start
-            running.root_token, unseal_key = initialise_and_unseal(running.address)
-            running.secrets |= {running.root_token, unseal_key}
-            continue
-        if status == 200:
-            break
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"server not healthy after {STARTUP_SECONDS}s:\n{running.log()}")
-        time.sleep(0.1)
+    live = start_ready(module_storage_url, log_path, root_token=root_token, env=env)
+    running = Server(live, {live.root} | ({live.unseal_key} if live.unseal_key else set()))
     try:
         yield running
     finally:
-        if process.poll() is None:
+        if live.process.poll() is None:
             try:
                 assert running.stop() == 0
             finally:
-                if process.poll() is None:
-                    process.kill()
+                if live.process.poll() is None:
+                    live.process.kill()
 
 
 def cli(
