@@ -7,7 +7,6 @@ Screenshots go to ``test-artifacts/ui/`` at the repository root (ignored by git)
 import base64
 import json
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from trustee.cli.demo import AUDIENCE, SimulatedDevice
-from trustee.crypto.encoding import b64url_decode, b64url_encode
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from live_server import LiveServer
+from trustee.cli.demo import ASSET_ATTRIBUTES, AUDIENCE, SimulatedDevice, demo_events
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,7 +30,6 @@ CHROMIUM_ARGS = [
 ]
 ROOT_TOKEN = "ui-root-token-" + base64.b32encode(os.urandom(10)).decode().lower()
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
-EVIDENCE = '{"speed_kmh": 88, "location": "Hill Valley", "driver": "Michael"}'
 
 
 @dataclass
@@ -59,11 +54,6 @@ def _data(response: httpx.Response) -> dict:
     return response.json()["data"]
 
 
-def truncate(signature: str) -> str:
-    """The demo's hacked signature: the last 8 bytes cut off."""
-    return b64url_encode(b64url_decode(signature)[:-8])
-
-
 def seed_demo(address: str, root_token: str) -> Demo:
     """One asset with the device's key, then a good, a hacked and a forged event; alice's JWT."""
     with httpx.Client(
@@ -81,34 +71,14 @@ def seed_demo(address: str, root_token: str) -> Demo:
             client.post(
                 "/ledger/assets",
                 json={
-                    "attributes": {"arc_display_name": "KITT", "arc_display_type": "car"},
+                    "attributes": ASSET_ATTRIBUTES,
                     "device_key": {"alg": "ES256K", "public_key": device.public_key_hex},
                 },
             )
         )
-        good = device.sign(EVIDENCE)
-        cases = [
-            ("good", EVIDENCE, good),
-            ("hacked (truncated signature)", EVIDENCE, truncate(good)),
-            ("forged (altered evidence)", EVIDENCE.replace("88", "188"), good),
-        ]
         events = [
-            _data(
-                client.post(
-                    f"/ledger/assets/{asset['uuid']}/events",
-                    json={
-                        "operation": "Record",
-                        "behaviour": "RecordEvidence",
-                        "event_attributes": {
-                            "arc_evidence": text,
-                            "arc_evidence_signature": signature,
-                            "arc_description": label,
-                        },
-                        "principal_declared": {"issuer": "device", "subject": "kitt"},
-                    },
-                )
-            )
-            for label, text, signature in cases
+            _data(client.post(f"/ledger/assets/{asset['uuid']}/events", json=body))
+            for _, body, _ in demo_events(device)
         ]
     return Demo(address, root_token, asset["uuid"], events, alice["address"], jwt)
 

@@ -34,6 +34,8 @@ with warnings.catch_warnings():
 
 ROOT_TOKEN = "demo-root"  # an embedded throwaway server: the token dies with the process
 AUDIENCE = "rental-agency"
+ASSET_ATTRIBUTES = {"arc_display_name": "KITT", "arc_display_type": "car"}
+EVIDENCE = '{"speed_kmh": 88, "location": "Hill Valley", "driver": "Michael"}'
 
 
 class SimulatedDevice:
@@ -60,6 +62,34 @@ class SimulatedDevice:
 def _truncate(signature: str) -> str:
     """What a tampering proxy might do: cut the last 8 bytes off the signature."""
     return b64url_encode(b64url_decode(signature)[:-8])
+
+
+def demo_events(device: SimulatedDevice) -> list[tuple[str, dict[str, Any], str]]:
+    """The story's three events as (label, request body, expected verdict): a good one, a
+    hacked one (truncated signature) and a forged one (the good signature, other evidence)."""
+    good = device.sign(EVIDENCE)
+    cases = [
+        ("good", EVIDENCE, good, "GOOD"),
+        ("hacked (truncated signature)", EVIDENCE, _truncate(good), "BAD"),
+        ("forged (altered evidence)", EVIDENCE.replace("88", "188"), good, "BAD"),
+    ]
+    return [
+        (
+            label,
+            {
+                "operation": "Record",
+                "behaviour": "RecordEvidence",
+                "event_attributes": {
+                    "arc_evidence": text,
+                    "arc_evidence_signature": signature,
+                    "arc_description": label,
+                },
+                "principal_declared": {"issuer": "device", "subject": "kitt"},
+            },
+            expected,
+        )
+        for label, text, signature, expected in cases
+    ]
 
 
 def _data(response: Any) -> dict[str, Any]:
@@ -119,39 +149,22 @@ def _signed_records(client: TestClient) -> bool:
         client.post(
             "/v1/ledger/assets",
             json={
-                "attributes": {"arc_display_name": "KITT", "arc_display_type": "car"},
+                "attributes": ASSET_ATTRIBUTES,
                 "device_key": {"alg": "ES256K", "public_key": device.public_key_hex},
             },
         )
     )
     out.print(f"asset [bold]{asset['identity']}[/] with the device's public key (ES256K)")
 
-    evidence = '{"speed_kmh": 88, "location": "Hill Valley", "driver": "Michael"}'
-    good = device.sign(evidence)
-    cases = [
-        ("good", evidence, good, "GOOD"),
-        ("hacked (truncated signature)", evidence, _truncate(good), "BAD"),
-        ("forged (altered evidence)", evidence.replace("88", "188"), good, "BAD"),
-    ]
     table = Table(title="device-signed events")
     for column in ("event", "log index", "verdict", "expected", "reason"):
         table.add_column(column)
     all_expected = True
     records = []
-    for label, text, signature, expected in cases:
+    for label, body, expected in demo_events(device):
         record = _data(
             client.post(
-                f"/v1/{asset['identity'].replace('assets/', 'ledger/assets/')}/events",
-                json={
-                    "operation": "Record",
-                    "behaviour": "RecordEvidence",
-                    "event_attributes": {
-                        "arc_evidence": text,
-                        "arc_evidence_signature": signature,
-                        "arc_description": label,
-                    },
-                    "principal_declared": {"issuer": "device", "subject": "kitt"},
-                },
+                f"/v1/{asset['identity'].replace('assets/', 'ledger/assets/')}/events", json=body
             )
         )
         records.append(record)
@@ -197,5 +210,5 @@ def _signed_records(client: TestClient) -> bool:
         f"{len(proof['hashes'])} hashes → "
         + ("[bold green]verified locally[/]" if included else "[bold red]FAILED[/]")
     )
-    all_in_log = len({r["log_index"] for r in records}) == len(cases)
+    all_in_log = len({r["log_index"] for r in records}) == len(records)
     return all_expected and included and all_in_log
