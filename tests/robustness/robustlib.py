@@ -1,12 +1,9 @@
 """A real server that is initialised and unsealed the way operators do it, with an audit log."""
 
-import sys
 import time
 from pathlib import Path
 
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from live_server import LiveServer
 
