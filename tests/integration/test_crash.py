@@ -6,39 +6,22 @@ product's Merkle code; every acknowledged event's inclusion proof must verify; a
 """
 
 import base64
-import hashlib
 import json
 import signal
 import threading
 import time
 from pathlib import Path
 
-import coincurve
 import httpx
-from live_server import LiveServer
 
+from ledgerlib import Device, evidence
+from live_server import LiveServer
 from rfc9162 import leaf as leaf_hash
 from rfc9162 import root_of as tree_root
 from rfc9162 import verify_inclusion
 
 CLIENTS = 4
 LOAD_SECONDS = 1.5
-
-
-class Device:
-    """A secp256k1 device: signs the evidence's UTF-8 bytes (SHA-256, r‖s, base64url)."""
-
-    def __init__(self) -> None:
-        self._key = coincurve.PrivateKey()
-        public = self._key.public_key.format(compressed=False).hex()
-        self.device_key = {"alg": "ES256K", "public_key": public}
-
-    def evidence(self, text: str) -> dict[str, str]:
-        signature = self._key.sign_recoverable(
-            text.encode(), hasher=lambda m: hashlib.sha256(m).digest()
-        )[:64]
-        encoded = base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
-        return {"arc_evidence": text, "arc_evidence_signature": encoded}
 
 
 def start(storage_url: str, key_file: Path, log: Path) -> LiveServer:
@@ -57,7 +40,7 @@ def test_kill_9_loses_no_acknowledged_event(empty_storage_url: str, tmp_path: Pa
     key_file.write_text(share)  # one share of one is the key itself: restarts unseal alone
     headers = {"X-Vault-Token": token}
 
-    device = Device()
+    device = Device("ES256K")
     asset = httpx.post(
         f"{server.address}/v1/ledger/assets",
         headers=headers,
@@ -74,7 +57,7 @@ def test_kill_9_loses_no_acknowledged_event(empty_storage_url: str, tmp_path: Pa
             while not stop.is_set():
                 counter += 1
                 text = json.dumps({"client": client_number, "n": counter})
-                body = {"event_attributes": device.evidence(text)}
+                body = {"event_attributes": evidence(device, text)}
                 try:
                     answer = client.post(f"/v1/ledger/{asset}/events", json=body)
                 except httpx.HTTPError:
@@ -126,7 +109,7 @@ def test_kill_9_loses_no_acknowledged_event(empty_storage_url: str, tmp_path: Pa
                 assert verify_inclusion(index, size, leaf_hash(entries[index]), path, root)
 
             after = client.post(
-                f"/v1/ledger/{asset}/events", json={"event_attributes": device.evidence("after")}
+                f"/v1/ledger/{asset}/events", json={"event_attributes": evidence(device, "after")}
             )
             assert after.status_code == 200
             assert after.json()["data"]["log_index"] == size

@@ -8,7 +8,6 @@ C2SP signed-note signature with the ``cryptography`` package.
 """
 
 import base64
-import hashlib
 import json
 import os
 import threading
@@ -19,8 +18,9 @@ import coincurve
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from live_server import LiveServer
 
+from ledgerlib import Device, evidence
+from live_server import LiveServer
 from rfc9162 import leaf as leaf_hash
 from rfc9162 import root_of as tree_root
 from rfc9162 import verify_consistency, verify_inclusion
@@ -51,20 +51,6 @@ def verify_checkpoint(note: str, verifier_key: str) -> tuple[int, bytes]:
 
 
 # --- two replicas ---------------------------------------------------------------------------
-
-
-class Device:
-    """A secp256k1 device signing its evidence (SHA-256, r‖s, base64url)."""
-
-    def __init__(self) -> None:
-        self._key = coincurve.PrivateKey()
-        public = self._key.public_key.format(compressed=False).hex()
-        self.device_key = {"alg": "ES256K", "public_key": public}
-
-    def evidence(self, text: str) -> dict[str, str]:
-        raw = self._key.sign_recoverable(text.encode(), hasher=lambda m: hashlib.sha256(m).digest())
-        encoded = base64.urlsafe_b64encode(raw[:64]).rstrip(b"=").decode()
-        return {"arc_evidence": text, "arc_evidence_signature": encoded}
 
 
 class Pair:
@@ -143,7 +129,7 @@ def read_entries(pair: Pair, servers: list[LiveServer], size: int) -> list[bytes
 
 
 def test_two_replicas_append_to_one_log(pair: Pair) -> None:
-    devices = [Device() for _ in range(CLIENTS)]
+    devices = [Device("ES256K") for _ in range(CLIENTS)]
     with pair.client(pair.a) as client:
         assets = [create_asset(client, device) for device in devices]
         log_key = client.get("/v1/ledger/log/public-key").json()["data"]["key"]
@@ -160,7 +146,7 @@ def test_two_replicas_append_to_one_log(pair: Pair) -> None:
                 text = json.dumps({"client": number, "n": n})
                 answer = clients[(number + n) % 2].post(
                     f"{assets[number]}/events",
-                    json={"event_attributes": devices[number].evidence(text)},
+                    json={"event_attributes": evidence(devices[number], text)},
                 )
                 with lock:
                     if answer.status_code != 200:
@@ -315,7 +301,7 @@ def test_killing_a_replica_loses_no_acknowledged_event(postgres_databases, tmp_p
     url = postgres_databases.create()
     pair = start_pair(url, tmp_path, b_from_env=True)
     try:
-        device = Device()
+        device = Device("ES256K")
         with pair.client(pair.a) as client:
             asset = create_asset(client, device)
         acknowledged: list[dict] = []
@@ -335,7 +321,7 @@ def test_killing_a_replica_loses_no_acknowledged_event(postgres_databases, tmp_p
                     text = json.dumps({"client": number, "n": n})
                     try:
                         answer = clients[server].post(
-                            f"{asset}/events", json={"event_attributes": device.evidence(text)}
+                            f"{asset}/events", json={"event_attributes": evidence(device, text)}
                         )
                     except httpx.HTTPError:
                         continue  # B died under this request: it was never acknowledged

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import rfc9162
 from click.testing import Result
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -25,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from typer.testing import CliRunner
 
-from integration.live_server import LiveServer
+import rfc9162
+from live_server import LiveServer
 from trustee.cli.main import app as cli
 from trustee.crypto.device import parse_device_key
 

@@ -51,10 +51,7 @@ def public_key_from_private(private_key: bytes) -> bytes:
     parsed = ffi.new("secp256k1_pubkey *")
     if not lib.secp256k1_ec_pubkey_create(_CTX, parsed, check_private_key(private_key)):
         raise CryptoError("private key is out of range")
-    output = ffi.new("unsigned char[65]")
-    length = ffi.new("size_t *", 65)
-    lib.secp256k1_ec_pubkey_serialize(_CTX, output, length, parsed, lib.SECP256K1_EC_UNCOMPRESSED)
-    return bytes(ffi.buffer(output, 65))
+    return _uncompressed(parsed)
 
 
 def parse_public_key(data: bytes) -> bytes:
@@ -158,10 +155,15 @@ def _recover(digest: bytes, signature64: bytes, recovery_id: int) -> bytes:
     pubkey = ffi.new("secp256k1_pubkey *")
     if not lib.secp256k1_ecdsa_recover(_CTX, pubkey, parsed, digest):
         raise CryptoError("no public key recovers from this signature")
-    out = ffi.new("unsigned char[65]")
-    out_len = ffi.new("size_t *", 65)
-    lib.secp256k1_ec_pubkey_serialize(_CTX, out, out_len, pubkey, lib.SECP256K1_EC_UNCOMPRESSED)
-    return bytes(ffi.buffer(out, 65))
+    return _uncompressed(pubkey)
+
+
+def _uncompressed(pubkey: object) -> bytes:
+    """The 65-byte ``04‖x‖y`` form of a parsed ``secp256k1_pubkey``."""
+    output = ffi.new("unsigned char[65]")
+    length = ffi.new("size_t *", 65)
+    lib.secp256k1_ec_pubkey_serialize(_CTX, output, length, pubkey, lib.SECP256K1_EC_UNCOMPRESSED)
+    return bytes(ffi.buffer(output, 65))
 
 
 def _check_digest(digest: bytes) -> None:
