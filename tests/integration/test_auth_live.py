@@ -16,9 +16,9 @@ import httpx
 import jwt as pyjwt
 import orjson
 import pytest
-from live_server import free_port, start_ready
 from typer.testing import CliRunner
 
+from live_server import free_port, start_ready
 from trustee.auth.audiences import open_claims
 from trustee.cli.main import app as cli
 from trustee.client import Client, InvalidRequest, NotFound, PermissionDenied

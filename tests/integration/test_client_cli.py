@@ -20,8 +20,8 @@ import orjson
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from live_server import LiveServer, start_ready
 
+from live_server import LiveServer, start_ready
 from trustee.client import (
     AlreadyExists,
     Client,

@@ -8,6 +8,7 @@ import jwt as pyjwt
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
+
 from live_server import LiveServer, start_ready
 
 pytestmark = pytest.mark.integration

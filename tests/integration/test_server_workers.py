@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_server import LiveServer
 
+from live_server import LiveServer
 from trustee.client import Client
 from trustee.core import Core
 from trustee.secret import Secret

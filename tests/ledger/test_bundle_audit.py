@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from ledgerlib import Device, evidence, open_core
 
+from ledgerlib import Device, evidence, open_core
 from trustee.ledger.audit import audit_bundle
 from trustee.ledger.service import EventRequest
 

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 import rfc9162
 from ledgerlib import Device, evidence, open_core, reopen
-
 from trustee.errors import InvalidRequest, NotFound
 from trustee.ledger.commit import GroupCommitter, Pending
 from trustee.ledger.service import EventRequest

@@ -5,9 +5,9 @@ import json
 import warnings
 
 import pytest
-from ledgerlib import KINDS, Device, evidence, truncate
 
 from engines import open_dev_core
+from ledgerlib import KINDS, Device, evidence, truncate
 from trustee.ledger import merkle
 from trustee.ledger.audit import audit_bundle
 from trustee.ledger.note import open_checkpoint

@@ -5,8 +5,8 @@ import hashlib
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from ledgerlib import KINDS, Device, evidence, open_core, reopen, truncate
 
+from ledgerlib import KINDS, Device, evidence, open_core, reopen, truncate
 from trustee.errors import InvalidRequest, NotFound, Sealed
 from trustee.ledger import merkle
 from trustee.ledger.service import EventRequest, LedgerService

@@ -10,12 +10,12 @@ import random
 from pathlib import Path
 
 import pytest
-import rfc9162
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ledgerlib import open_core
 
+import rfc9162
+from ledgerlib import open_core
 from trustee.ledger.log import TransparencyLog
 from trustee.ledger.service import EventRequest, LedgerService
 
