@@ -20,6 +20,17 @@ def test_ruff_clean() -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
+def test_ruff_formatted() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "src", "tests", "bench", "examples"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
 def test_token_public_surface() -> None:
     assert sorted(trustee.tokens.__all__) == [
         "DEFAULT_LEEWAY_SECONDS",

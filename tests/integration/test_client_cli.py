@@ -64,9 +64,7 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, module_storage_url: str
-) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, module_storage_url: str) -> Iterator[Server]:
     root_token = "root-" + secrets.token_urlsafe(24)
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUSTEE_", "VAULT_"))}
@@ -163,9 +161,7 @@ def test_imported_key_signs_like_eth_account(server: Server) -> None:
             KNOWN_ADDRESS, data=MESSAGE + ".", signature=signed["signature"]
         )
         assert altered["verified"] is False
-        by_name = client.verify_signature(
-            name="known", data=MESSAGE, signature=signed["signature"]
-        )
+        by_name = client.verify_signature(name="known", data=MESSAGE, signature=signed["signature"])
         assert by_name["verified"] is True
 
 

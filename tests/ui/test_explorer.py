@@ -314,7 +314,8 @@ def test_a_revoked_token_sends_the_page_back_to_sign_in(page_factory, demo) -> N
     page.goto("/ui/")
     page.get_by_label("Server token").fill(token)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Assets").wait_for()
+    # Revoke only once the assets have loaded, so the click on "Log" is what meets it.
+    expect(page.get_by_role("list", name="Assets").get_by_role("listitem").first).to_be_visible()
     revoked = demo.api()
     revoked.headers["X-Vault-Token"] = token
     assert revoked.post("/auth/token/revoke-self").status_code == 204
@@ -323,3 +324,6 @@ def test_a_revoked_token_sends_the_page_back_to_sign_in(page_factory, demo) -> N
     expect(page.get_by_role("alert")).to_contain_text("Signed out: permission denied")
     expect(page.get_by_label("Server token")).to_be_visible()
     assert page.evaluate("sessionStorage.getItem('trustee.token')") is None
+    # The reason stays in view while the reader moves around before signing in again.
+    page.get_by_role("link", name="Trustees").click()
+    expect(page.get_by_role("alert")).to_contain_text("Signed out: permission denied")

@@ -259,6 +259,7 @@ def root_from_inclusion_proof(
     index outside the tree, malformed hashes). Comparing the result with a trusted root is
     :func:`check_inclusion`.
     """
+
     def evidence() -> dict[str, Any]:
         return {
             "index": index,

@@ -20,7 +20,7 @@ from trustee.custody.trustees import decode_data
 from trustee.errors import InvalidRequest, NotFound
 from trustee.server.envelope import ORJSONResponse, envelope, no_content, ok
 from trustee.server.guard import core_of, requires, unsealed
-from trustee.server.routes.common import Body, is_list
+from trustee.server.routes.common import Body, is_list, write
 from trustee.server.routes.token import auth_block
 
 router = APIRouter(tags=["auth/trustee"])
@@ -88,7 +88,7 @@ def read_policy(request: Request, name: str, _=requires("read")) -> ORJSONRespon
     return ok({"name": stored.name, "policy": stored.text})
 
 
-@router.api_route("/sys/policies/acl/{name}", methods=["POST", "PUT"], status_code=204)
+@write(router, "/sys/policies/acl/{name}", status_code=204)
 def write_policy(request: Request, name: str, body: PolicyBody, _=requires("update", "sudo")):
     core_of(request).policies.put(name, body.policy)
     return no_content()
@@ -115,7 +115,7 @@ def read_trust_list(request: Request, name: str, _=requires("read")) -> ORJSONRe
     return ok(core_of(request).trust_lists.get(name))
 
 
-@router.api_route("/trustee/trust-lists/{name}", methods=["POST", "PUT"])
+@write(router, "/trustee/trust-lists/{name}")
 def write_trust_list(
     request: Request, name: str, body: TrustListBody, _=requires("update")
 ) -> ORJSONResponse:
@@ -142,7 +142,7 @@ def read_role(request: Request, name: str, _=requires("read")) -> ORJSONResponse
     return ok(core_of(request).roles.get(name).to_dict())
 
 
-@router.api_route("/auth/trustee/role/{name}", methods=["POST", "PUT"])
+@write(router, "/auth/trustee/role/{name}")
 def write_role(request: Request, name: str, body: RoleBody, _=requires("update")) -> ORJSONResponse:
     config = body.model_dump(exclude_none=True)
     return ok(core_of(request).roles.put(name, config).to_dict())
@@ -154,7 +154,7 @@ def delete_role(request: Request, name: str, _=requires("delete")):
     return no_content()
 
 
-@router.api_route("/auth/trustee/login", methods=["POST", "PUT"])
+@write(router, "/auth/trustee/login")
 def login(request: Request, body: LoginBody) -> ORJSONResponse:
     """No token needed: the JWT is the credential."""
     unsealed(request)
@@ -176,7 +176,7 @@ def read_audience(request: Request, name: str, _=requires("read")) -> ORJSONResp
     return ok(core_of(request).audiences.get(name).to_dict())
 
 
-@router.api_route("/trustee/audiences/{name}", methods=["POST", "PUT"])
+@write(router, "/trustee/audiences/{name}")
 def write_audience(
     request: Request, name: str, body: AudienceBody, _=requires("update")
 ) -> ORJSONResponse:
@@ -189,7 +189,7 @@ def delete_audience(request: Request, name: str, _=requires("delete")):
     return no_content()
 
 
-@router.api_route("/trustee/trustees/{name}/encrypt", methods=["POST", "PUT"])
+@write(router, "/trustee/trustees/{name}/encrypt")
 def encrypt_for(
     request: Request, name: str, body: EncryptBody, _=requires("update")
 ) -> ORJSONResponse:
@@ -205,7 +205,7 @@ def encrypt_for(
     return ok({"ciphertext": ciphertext, "recipient": recipient})
 
 
-@router.api_route("/trustee/trustees/{name}/decrypt", methods=["POST", "PUT"])
+@write(router, "/trustee/trustees/{name}/decrypt")
 def decrypt_by(
     request: Request, name: str, body: DecryptBody, _=requires("update")
 ) -> ORJSONResponse:

@@ -12,7 +12,7 @@ from trustee.ledger.paging import DEFAULT_PAGE_SIZE
 from trustee.ledger.service import EventRequest, LedgerService
 from trustee.server.envelope import ORJSONResponse, ok
 from trustee.server.guard import core_of, requires
-from trustee.server.routes.common import Body, is_list
+from trustee.server.routes.common import Body, is_list, write
 
 router = APIRouter(tags=["ledger"])
 
@@ -76,7 +76,7 @@ def _required_int(request: Request, name: str) -> int:
 # --- assets --------------------------------------------------------------------------------
 
 
-@router.api_route("/ledger/assets", methods=["POST", "PUT"])
+@write(router, "/ledger/assets")
 def create_asset(
     request: Request, body: CreateAsset, entry: TokenEntry = requires("create")
 ) -> ORJSONResponse:
@@ -104,14 +104,15 @@ def read_asset(request: Request, asset: str, _: TokenEntry = requires("read")) -
     return ok(ledger_of(request).read_asset(asset))
 
 
-@router.api_route("/ledger/assets/{asset}/keys", methods=["POST", "PUT"])
+@write(router, "/ledger/assets/{asset}/keys")
 def rotate_key(
     request: Request, asset: str, body: RotateKey, _: TokenEntry = requires("update")
 ) -> ORJSONResponse:
     return ok(ledger_of(request).rotate_key(asset, body.device_key.model_dump()))
 
 
-@router.api_route("/ledger/assets/{asset}/verify", methods=["GET", "POST", "PUT"])
+@router.get("/ledger/assets/{asset}/verify")
+@write(router, "/ledger/assets/{asset}/verify")
 def verify_asset(request: Request, asset: str, _: TokenEntry = requires("read")) -> ORJSONResponse:
     return ok(ledger_of(request).verify_asset(asset))
 
@@ -124,7 +125,7 @@ def bundle(request: Request, asset: str, _: TokenEntry = requires("read")) -> OR
 # --- events --------------------------------------------------------------------------------
 
 
-@router.api_route("/ledger/assets/{asset}/events", methods=["POST", "PUT"])
+@write(router, "/ledger/assets/{asset}/events")
 def post_event(
     request: Request, asset: str, body: PostEvent, entry: TokenEntry = requires("create")
 ) -> ORJSONResponse:
@@ -180,7 +181,8 @@ def read_event(request: Request, event: str, _: TokenEntry = requires("read")) -
     return ok(ledger_of(request).read_event(event))
 
 
-@router.api_route("/ledger/events/{event}/verify", methods=["GET", "POST", "PUT"])
+@router.get("/ledger/events/{event}/verify")
+@write(router, "/ledger/events/{event}/verify")
 def verify_event(request: Request, event: str, _: TokenEntry = requires("read")) -> ORJSONResponse:
     return ok(ledger_of(request).verify_event(event))
 

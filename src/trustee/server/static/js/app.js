@@ -61,8 +61,15 @@ async function route({ moveFocus = true } = {}) {
   const section = h("section", { class: "view" });
   replace(main, section);
   if (spec.auth && !session.token()) {
-    renderSignIn(section, { message: signOutMessage, onSignedIn: () => route() });
-    signOutMessage = "";
+    // The reason stays on every signed-out page until a sign-in succeeds, so a
+    // click elsewhere in the meantime does not hide why the session ended.
+    renderSignIn(section, {
+      message: signOutMessage,
+      onSignedIn: () => {
+        signOutMessage = "";
+        route();
+      },
+    });
     return;
   }
   try {
