@@ -2,9 +2,7 @@
 
 import json
 import math
-import os
 import string
-import uuid
 
 import pytest
 import rfc8785
@@ -181,21 +179,3 @@ def test_property_a_composed_entry_is_the_records_canonical_json(
         return
     record, entry = compose_entry(prepared, log_index, "2026-01-02T03:04:05.000006Z")
     assert entry == rfc8785.dumps(record)
-
-
-def test_event_ids_are_random_version_4_uuids_even_after_fork():
-    ids = [prepare_event(EventRequest("a")).uuid for _ in range(600)]
-    assert len(set(ids)) == len(ids)
-    for text in ids:
-        parsed = uuid.UUID(text)
-        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
-    read, write = os.pipe()
-    child = os.fork()
-    if child == 0:  # the child reports its next id, then leaves without cleanup
-        os.write(write, prepare_event(EventRequest("a")).uuid.encode())
-        os._exit(0)
-    os.close(write)
-    os.waitpid(child, 0)
-    from_child = os.read(read, 64).decode()
-    os.close(read)
-    assert from_child != prepare_event(EventRequest("a")).uuid

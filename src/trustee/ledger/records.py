@@ -10,8 +10,6 @@ anyone recomputing a leaf does.
 
 from __future__ import annotations
 
-import os
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +18,7 @@ import orjson
 
 from trustee.errors import InvalidRequest
 from trustee.ledger.canonical import CanonicalJSONError, canonical_json
+from trustee.ledger.ids import new_event_id
 
 __all__ = [
     "MAX_ATTRIBUTES_BYTES",
@@ -174,7 +173,7 @@ def prepare_event(request: EventRequest) -> PreparedEvent:
     else:
         principal_declared = b"null"
     declared = request.timestamp_declared
-    event = _uuid4()
+    event = new_event_id()
     identity = f"assets/{request.asset_uuid}/events/{event}"
     parts = {
         "asset_attributes": asset_attributes,
@@ -195,39 +194,6 @@ def prepare_event(request: EventRequest) -> PreparedEvent:
         middle=b"," + _join(_BETWEEN, parts) + b"," + _NAMES["timestamp_accepted"],
         tail=b"," + _join(_AFTER, parts) + b"}",
     )
-
-
-class _RandomIds:
-    """Version 4 UUIDs from the OS CSPRNG, read 4 KiB at a time.
-
-    ``uuid.uuid4`` makes a system call per id; on the append path that call also hands the
-    interpreter lock to another thread and waits to get it back.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pool = b""
-        self._offset = 0
-        # A forked child must not reuse its parent's unread bytes: same bytes, same ids.
-        os.register_at_fork(after_in_child=self._forget)
-
-    def _forget(self) -> None:
-        self._lock = threading.Lock()
-        self._pool, self._offset = b"", 0
-
-    def __call__(self) -> str:
-        with self._lock:
-            if self._offset >= len(self._pool):
-                self._pool, self._offset = os.urandom(16 * 256), 0
-            raw = bytearray(self._pool[self._offset : self._offset + 16])
-            self._offset += 16
-        raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-        raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-        h = raw.hex()
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-_uuid4 = _RandomIds()
 
 
 def _join(names: tuple[str, ...], parts: dict[str, bytes]) -> bytes:
