@@ -92,3 +92,22 @@ def test_a_row_altered_later_is_refused_once_read_again(opened) -> None:
     clock.now += 2.0
     with pytest.raises(CorruptedKey):
         service.sign("bob", b"x")
+
+
+def test_a_public_key_altered_after_a_good_signature_is_still_caught(opened) -> None:
+    """The key-matches-public-key check is remembered per stored row, so a row whose public
+    key is changed later (same ciphertext, same name and address) is checked again."""
+    db, barrier = opened
+    clock = Clock()
+    service = TrusteeService(db, barrier, clock=clock)
+    service.create("alice")
+    other = service.create("bob")
+    service.sign("alice", b"x")
+    table = schema.trustees
+    with db.begin() as conn:
+        conn.execute(
+            sa.update(table).where(table.c.name == "alice").values(public_key=other.public_key)
+        )
+    clock.now += 2.0
+    with pytest.raises(CorruptedKey):
+        service.sign("alice", b"x")

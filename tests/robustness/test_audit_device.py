@@ -45,6 +45,21 @@ def test_each_request_has_a_request_and_a_response_entry(server):
     assert response["auth"]["accessor"].startswith(HASH_PREFIX)
 
 
+def test_pages_and_hot_routes_are_answered_whole_and_logged(server):
+    """The log holds each response back; a streamed file must still reach the client whole,
+    and the routes the request gate answers itself are logged like the others."""
+    with server.client() as client:
+        client.post("/v1/trustee/trustees/reader")
+        page = client.get("/ui/")
+        token = client.post("/v1/trustee/trustees/reader/claim", json={"audience": "x"})
+        jwt = token.json()["data"]["jwt"]
+        verified = client.post("/v1/trustee/verify", json={"token": jwt, "audience": "x"})
+    assert page.status_code == 200 and "<script" in page.text
+    assert verified.json()["data"]["valid"] is True
+    paths = [e["request"]["path"] for e in entries(server.audit_path) if e["type"] == "response"]
+    assert paths[-3:] == ["/ui/", "/v1/trustee/trustees/reader/claim", "/v1/trustee/verify"]
+
+
 def test_a_known_token_is_found_by_its_hash(server):
     with server.client() as client:
         client.get("/v1/auth/token/lookup-self")

@@ -5,8 +5,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from trustee.core import Core
-from trustee.server.app import create_app
-from trustee.server.ratelimit import DEFAULT_RULES, RateLimitMiddleware, Rule, TokenBuckets
+from trustee.server.app import create_api, front
+from trustee.server.ratelimit import DEFAULT_RULES, RateLimits, Rule, TokenBuckets
 
 
 class Clock:
@@ -56,10 +56,11 @@ def test_the_table_of_clients_is_bounded():
 
 @pytest.fixture
 def client(tmp_path):
-    """The app behind one more limiter whose clock stands still: the burst is exact however
-    slowly the machine answers (the app's own limiter, on the real clock, refuses no sooner)."""
+    """The app with limits whose clock stands still: the burst is exact however slowly the
+    machine answers."""
     core, _ = Core.dev(root_token="root", folder=tmp_path)
-    with TestClient(RateLimitMiddleware(create_app(core), clock=lambda: 0.0)) as client:
+    app = front(create_api(core), limits=RateLimits(clock=lambda: 0.0))
+    with TestClient(app) as client:
         yield client
     core.close()
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -33,6 +34,7 @@ from trustee.crypto.errors import CryptoError
 from trustee.ledger import merkle
 from trustee.ledger.canonical import CanonicalJSONError, canonical_json
 from trustee.ledger.evidence import BAD, GOOD, KeyRecord, check_evidence, key_for_index
+from trustee.ledger.inclusion import InclusionChecker
 from trustee.ledger.note import Checkpoint, NoteError, open_checkpoint, parse_verifier_key
 
 __all__ = ["AuditReport", "AuditRow", "audit_bundle"]
@@ -160,9 +162,34 @@ def _audit_chunk(
     asset_identity: str | None,
     history: list[KeyRecord],
 ) -> list[AuditRow]:
-    """Audit consecutive events; a worker's unit of work, and the whole serial path."""
+    """Audit consecutive events; the serial path, and a worker's unit of work."""
     keys = _device_keys(history)
-    return [_audit_event(item, checkpoint, asset_identity, history, keys) for item in items]
+    inclusion = (
+        None if checkpoint is None else InclusionChecker(checkpoint.size, checkpoint.root_hash)
+    )
+    return [_audit_event(item, inclusion, asset_identity, history, keys) for item in items]
+
+
+# What a worker process audits, installed once per process by _install_shared.
+_shared: tuple[Sequence[Any], Checkpoint | None, str | None, list[KeyRecord]] | None = None
+
+
+def _install_shared(
+    events: Sequence[Any],
+    checkpoint: Checkpoint | None,
+    asset_identity: str | None,
+    history: list[KeyRecord],
+) -> None:
+    global _shared
+    _shared = (events, checkpoint, asset_identity, history)
+
+
+def _audit_range(start: int, end: int) -> list[tuple[Any, ...]]:
+    """A worker's chunk, by position in the events it was given; rows travel back as tuples."""
+    assert _shared is not None, "the worker was started without its events"
+    events, checkpoint, asset_identity, history = _shared
+    rows = _audit_chunk(events[start:end], checkpoint, asset_identity, history)
+    return [(r.log_index, r.identity, r.included, r.signature, r.reason) for r in rows]
 
 
 def _audit_parallel(
@@ -172,26 +199,27 @@ def _audit_parallel(
     history: list[KeyRecord],
     workers: int,
 ) -> Iterator[AuditRow]:
-    """Rows of ``events`` in order, audited by ``workers`` processes over contiguous chunks."""
-    # Only what _audit_event reads crosses to the workers: the decoded copy of each event in
-    # the bundle would double the pickling for nothing, and any non-mapping item is malformed
-    # whatever it holds.
-    slim = [
-        {"entry": item.get("entry"), "inclusion_proof": item.get("inclusion_proof")}
-        if isinstance(item, Mapping)
-        else None
-        for item in events
-    ]
-    size = max(1, -(-len(slim) // (workers * CHUNKS_PER_WORKER)))
-    chunks = [slim[i : i + size] for i in range(0, len(slim), size)]
-    with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-        done = pool.map(
-            _audit_chunk,
-            chunks,
-            *([item] * len(chunks) for item in (checkpoint, asset_identity, history)),
-        )
-        for rows in done:
-            yield from rows
+    """Rows of ``events`` in order, audited by ``workers`` processes over contiguous chunks.
+
+    The events reach the workers once, when they start: forked, a worker shares the parent's
+    copy of the bundle and receives only the bounds of each chunk (pickling every event to a
+    worker cost more than auditing it). Where fork is missing, the start method's own way of
+    passing the initial arguments applies.
+    """
+    size = max(1, -(-len(events) // (workers * CHUNKS_PER_WORKER)))
+    bounds = [(start, min(start + size, len(events))) for start in range(0, len(events), size)]
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(bounds)),
+        mp_context=context,
+        initializer=_install_shared,
+        initargs=(events, checkpoint, asset_identity, history),
+    ) as pool:
+        starts, ends = zip(*bounds, strict=True)
+        for rows in pool.map(_audit_range, starts, ends):
+            for row in rows:
+                yield AuditRow(*row)
 
 
 def _device_keys(history: list[KeyRecord]) -> dict[KeyRecord, DeviceKey | KeyRecord]:
@@ -258,7 +286,7 @@ def _check_consistency(
 
 def _audit_event(
     item: Any,
-    checkpoint: Checkpoint | None,
+    inclusion: InclusionChecker | None,
     asset_identity: str | None,
     history: list[KeyRecord],
     keys: Mapping[KeyRecord, DeviceKey | KeyRecord],
@@ -286,15 +314,9 @@ def _audit_event(
         return AuditRow(index, identity, False, BAD, "entry belongs to another asset")
     # 4. Inclusion at the entry's own index, under the verified checkpoint.
     included, why = False, "no verified checkpoint"
-    if checkpoint is not None:
+    if inclusion is not None:
         try:
-            merkle.check_inclusion(
-                merkle.leaf_hash(entry),
-                index,
-                checkpoint.size,
-                _hex_list(item.get("inclusion_proof")),
-                checkpoint.root_hash,
-            )
+            inclusion.check(merkle.leaf_hash(entry), index, item.get("inclusion_proof"))
             included, why = True, ""
         except merkle.ProofError as exc:
             why = f"inclusion: {exc.reason}"

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from trustee.errors import InvalidRequest
+from trustee.ids import new_event_id
 from trustee.ledger.canonical import CanonicalJSONError, canonical_json
-from trustee.ledger.ids import new_event_id
 
 __all__ = [
     "MAX_ATTRIBUTES_BYTES",

@@ -39,6 +39,7 @@ from trustee.errors import InvalidRequest
 from trustee.server.envelope import ORJSONResponse, envelope, error_response
 from trustee.server.guard import requires
 from trustee.server.json_depth import json_depth_exceeds
+from trustee.server.middleware import read_body, replay
 from trustee.server.routes.common import Body, write
 
 HASH_PREFIX = "hmac-sha256:"
@@ -253,7 +254,7 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         device = self.device
-        body, tail = await _read_body(receive)
+        body, tail = await read_body(receive)
         request_id = str(uuid.uuid4())
         headers = scope.get("headers", [])
         request = {
@@ -283,7 +284,7 @@ class AuditMiddleware:
             "request": {"id": request_id, "method": scope["method"], "path": scope["path"]},
         }
         try:
-            await self.app(scope, _replay(body, tail), hold)
+            await self.app(scope, replay(body, tail, receive), hold)
         except Exception as exc:
             # Starlette turns it into a 500 further out; the log says so first, naming only the
             # error's type (its message may carry request data).
@@ -313,27 +314,6 @@ class AuditMiddleware:
             return
         for message in held:
             await send(message)
-
-
-async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
-    """The whole request body, and any non-body message that ended it early (a disconnect)."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), [message]
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks), []
-
-
-def _replay(body: bytes, tail: list[Message]) -> Receive:
-    pending: list[Message] = [{"type": "http.request", "body": body}, *tail]
-
-    async def receive() -> Message:
-        return pending.pop(0) if pending else {"type": "http.disconnect"}
-
-    return receive
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:

@@ -2,7 +2,6 @@
 every error class to its status in one place."""
 
 import logging
-import uuid
 from typing import Any
 
 import orjson
@@ -13,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trustee.crypto.errors import CryptoError
 from trustee.errors import TrusteeError
+from trustee.ids import uuid4_text
 from trustee.server.openapi import api_routes
 
 logger = logging.getLogger("trustee.server")
@@ -32,7 +32,7 @@ def envelope(
     warnings: list[str] | None = None,
 ) -> dict[str, Any]:
     return {
-        "request_id": str(uuid.uuid4()),
+        "request_id": uuid4_text(),
         "lease_id": "",
         "renewable": False,
         "lease_duration": 0,
@@ -58,35 +58,35 @@ def error_response(status: int, *messages: str) -> ORJSONResponse:
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(TrusteeError)
-    async def trustee_error(_: Request, exc: TrusteeError) -> ORJSONResponse:
+def error_response_for(request: Request, exc: Exception) -> ORJSONResponse:
+    """The answer to an exception a route raised: the one mapping of error classes to statuses,
+    for FastAPI's handlers and for the routes the request gate serves itself."""
+    if isinstance(exc, TrusteeError):
         return error_response(exc.status, exc.message)
-
-    @app.exception_handler(CryptoError)
-    async def crypto_error(_: Request, exc: CryptoError) -> ORJSONResponse:
+    if isinstance(exc, CryptoError):
         return error_response(400, str(exc))
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    if isinstance(exc, RequestValidationError):
         return error_response(400, *[_describe(error) for error in exc.errors()][:10])
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    if isinstance(exc, StarletteHTTPException):
         messages = {404: "unsupported path", 405: "unsupported operation"}
         response = error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)))
         response.headers.update(exc.headers or {})
         if exc.status_code == 405:  # RFC 9110: Allow names every method of the path
             response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
+    # The type only: messages of unexpected errors may carry request data.
+    path, kind = request.url.path, type(exc).__name__
+    logger.error("internal error on %s %s: %s", request.method, path, kind)
+    return error_response(500, "internal error")
 
-    @app.exception_handler(Exception)
-    async def internal_error(request: Request, exc: Exception) -> ORJSONResponse:
-        # The type only: messages of unexpected errors may carry request data.
-        logger.error(
-            "internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__
-        )
-        return error_response(500, "internal error")
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def handler(request: Request, exc: Exception) -> ORJSONResponse:
+        return error_response_for(request, exc)
+
+    handled = (TrusteeError, CryptoError, RequestValidationError, StarletteHTTPException)
+    for kind in (*handled, Exception):
+        app.add_exception_handler(kind, handler)
 
 
 def _allowed_methods(request: Request) -> list[str]:

@@ -29,7 +29,7 @@ def client_token(request: Request) -> str | None:
 
 
 def acl_path(request: Request) -> str:
-    return request.url.path.removeprefix("/v1/")
+    return request.scope["path"].removeprefix("/v1/")
 
 
 def authorize(request: Request, *capabilities: str) -> TokenEntry:

@@ -1,53 +1,10 @@
-"""Pure ASGI middleware: Vault's LIST verb and JSON bodies, and the request body cap."""
+"""Pure ASGI pieces: the request body cap, and reading a body once to hand it on."""
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+__all__ = ["MAX_BODY_BYTES", "BodyLimitMiddleware", "read_body", "replay"]
+
 MAX_BODY_BYTES = 1024 * 1024
-
-
-class ListMethodMiddleware:
-    """``LIST /v1/x`` becomes ``GET /v1/x?list=true``, so routes know one listing form.
-
-    Vault's CLI and many hvac methods send the literal LIST method; hvac's generic ``list()``
-    sends ``GET ?list=True``. Handlers see ``list`` in the query either way.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "LIST":
-            query = scope.get("query_string", b"")
-            scope = dict(
-                scope, method="GET", query_string=(query + b"&" if query else b"") + b"list=true"
-            )
-        await self.app(scope, receive, send)
-
-
-class JsonBodyMiddleware:
-    """Bodies under ``/v1/`` are read as JSON whatever ``Content-Type`` says, as Vault reads them.
-
-    ``curl -d '{...}'``, the form Vault's documentation uses, labels its data
-    ``application/x-www-form-urlencoded``; FastAPI would then refuse every body. Multipart and
-    other explicit types are left alone.
-    """
-
-    RELABELLED = frozenset({b"application/x-www-form-urlencoded", b"text/plain"})
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path", "").startswith("/v1/"):
-            headers = scope.get("headers", [])
-            for name, value in headers:
-                if name == b"content-type":
-                    if value.split(b";", 1)[0].strip().lower() in self.RELABELLED:
-                        relabelled = [(k, v) for k, v in headers if k != b"content-type"]
-                        relabelled.append((b"content-type", b"application/json"))
-                        scope = dict(scope, headers=relabelled)
-                    break
-        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:
@@ -106,3 +63,30 @@ async def _too_large(send: Send) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def read_body(receive: Receive) -> tuple[bytes, list[Message]]:
+    """The whole request body, and any non-body message that ended it early (a disconnect).
+
+    Bounded: the body cap sits in front of every reader.
+    """
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), [message]
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), []
+
+
+def replay(body: bytes, tail: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` in one message, then ``tail``, then what ``receive``
+    gives: a streaming response waits on it for the client's disconnect, which must not come
+    before the client has gone."""
+    pending: list[Message] = [{"type": "http.request", "body": body}, *tail]
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Scope
 
 from trustee.server.envelope import error_response
 
@@ -77,33 +78,31 @@ class TokenBuckets:
             self._buckets.clear()
 
 
-class RateLimitMiddleware:
-    """429 for a client whose bucket for this path is empty; other paths pass untouched."""
+class RateLimits:
+    """The buckets of every rule, by path: whether a request may pass, and the 429 if not."""
 
     def __init__(
         self,
-        app: ASGIApp,
         rules: dict[str, Rule] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.app = app
         self.buckets = {
             path: TokenBuckets(rule, clock=clock)
             for path, rule in (DEFAULT_RULES if rules is None else rules).items()
         }
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in _LIMITED_METHODS:
-            buckets = self.buckets.get(scope["path"].rstrip("/"))
-            if buckets is not None:
-                client = scope.get("client")
-                wait = buckets.take(client[0] if client else "unknown")
-                if wait:
-                    retry_after = max(1, math.ceil(wait))
-                    response = error_response(
-                        429, f"too many requests: retry after {retry_after} s"
-                    )
-                    response.headers["Retry-After"] = str(retry_after)
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+    def refusal(self, scope: Scope) -> Response | None:
+        """None when the request may pass (other paths always may); else the 429 to send."""
+        if scope["method"] not in _LIMITED_METHODS:
+            return None
+        buckets = self.buckets.get(scope["path"].rstrip("/"))
+        if buckets is None:
+            return None
+        client = scope.get("client")
+        wait = buckets.take(client[0] if client else "unknown")
+        if not wait:
+            return None
+        retry_after = max(1, math.ceil(wait))
+        response = error_response(429, f"too many requests: retry after {retry_after} s")
+        response.headers["Retry-After"] = str(retry_after)
+        return response

@@ -1,7 +1,6 @@
 """Issuing ES256K JWTs whose ``iss`` is the signer's Ethereum address (API.md §4)."""
 
 import functools
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from trustee.crypto.address import address_from_public_key
 from trustee.crypto.encoding import b64url_encode
 from trustee.crypto.messages import eip191_hash
 from trustee.crypto.secp256k1 import es256k_sign, public_key_from_private, sign_recoverable
+from trustee.ids import uuid4_text
 from trustee.tokens.compact import MAX_TOKEN_BYTES
 
 #: Claims the issuer sets; a caller naming them is refused rather than silently overridden.
@@ -68,7 +68,7 @@ def issue_token(
         raise TokenError("subject must be a non-empty string")
 
     issuer = address or address_from_public_key(public_key_from_private(private_key))
-    jti = _uuid4()
+    jti = uuid4_text()
     payload: dict[str, Any] = {"iss": issuer, "sub": subject or issuer}
     if audience_claim is not None:
         payload["aud"] = audience_claim
@@ -110,12 +110,3 @@ def _audience_claim(audience: str | list[str] | None) -> str | list[str] | None:
 def _encoded_header(issuer: str) -> str:
     """A trustee's header never changes: encode it once."""
     return b64url_encode(orjson.dumps({"alg": "ES256K", "typ": "JWT", "kid": issuer}))
-
-
-def _uuid4() -> str:
-    """RFC 9562 version-4 UUID text; what uuid.uuid4() gives, at a third of the cost."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -44,7 +44,7 @@ def write(router: APIRouter, path: str, **options: Any) -> Callable[[Callable], 
 
 
 class JsonRoute(Route):
-    """A plain Starlette route for a hot path, placed ahead of FastAPI's router.
+    """A plain Starlette route for a hot path, served by the request gate ahead of FastAPI.
 
     FastAPI's per-request work (dependency solving, a worker thread for every sync handler)
     costs several times what a short handler does itself. A JsonRoute takes only requests its

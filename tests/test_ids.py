@@ -1,4 +1,4 @@
-"""Event ids: RFC 9562 version-7 UUIDs, checked with the standard library's parser."""
+"""RFC 9562 UUID text: random ids and time-ordered event ids, read by the standard library."""
 
 import os
 import time
@@ -7,8 +7,17 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trustee.ledger.ids import TimeOrderedIds
+from trustee.ids import TimeOrderedIds, uuid4_text
 from trustee.ledger.records import EventRequest, prepare_event
+
+
+def test_random_ids_are_version_4_uuids():
+    ids = [uuid4_text() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
 
 
 def _milliseconds(text: str) -> int:

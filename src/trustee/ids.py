@@ -1,4 +1,9 @@
-"""Event ids: RFC 9562 version-7 UUIDs, time-ordered and unique within and across processes.
+"""RFC 9562 UUIDs as text: random ones (version 4), and the time-ordered event ids (version 7).
+
+``uuid.uuid4()`` builds a ``UUID`` object and formats it; request ids and token ids only need
+the text, at a third of the cost.
+
+Event ids are version-7: time-ordered, and unique within and across processes.
 
 An event id is the primary key of a table that only grows. Random (version-4) keys land on a
 random page of that index each, so a batch of appends dirties, and the commit writes, one
@@ -20,11 +25,20 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["TimeOrderedIds", "new_event_id"]
+__all__ = ["TimeOrderedIds", "new_event_id", "uuid4_text"]
 
 _COUNTER_BITS = 12
 _COUNTER_LIMIT = 1 << _COUNTER_BITS
 _POOL_BYTES = 8 * 512
+
+
+def uuid4_text() -> str:
+    """A random (version-4) UUID from the OS CSPRNG, as text."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 9562 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class TimeOrderedIds:
