@@ -65,12 +65,16 @@ class RequestGate:
         for route in self.hot_routes:
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
-                await self._serve(route, {**scope, **child_scope, "app": self.app}, receive, send)
+                scope = {**scope, **child_scope, "app": self.app}
+                await self._serve(route, scope, body, receive, send)
                 return
         await self.app(scope, receive, send)
 
-    async def _serve(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _serve(
+        self, route: Route, scope: Scope, body: bytes, receive: Receive, send: Send
+    ) -> None:
         request = Request(scope, receive)
+        request._body = body  # read above; Request.body() gives it back without a re-read
         try:
             response = await route.endpoint(request)
         except Exception as exc:  # mapped as FastAPI's handlers map it; 500 logs the type only

@@ -4,6 +4,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import orjson
 from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -70,6 +71,10 @@ def read_json(raw: bytes) -> Any:
     """A JSON body as FastAPI reads one for a required body model, with the same errors."""
     if not raw:
         return MISSING
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass  # orjson is stricter (NaN, huge integers, other encodings): the reference decides
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
