@@ -1,10 +1,15 @@
-"""Many rows in one statement: the append path's inserts, one driver call per table.
+"""The append path's SQL, sent straight to the driver inside SQLAlchemy's transaction.
 
-SQLAlchemy's executemany on SQLite steps the statement once per row, and the sqlite3 module
-releases the GIL around every step. A thread that gives the GIL away waits for it to come
-back, up to the interpreter's switch interval when other threads are busy, so an append of a
-few hundred rows could spend most of its time waiting. One multi-row ``INSERT … VALUES`` per
-table and batch steps once; PostgreSQL gains a round trip per row as well.
+SQLAlchemy's execution layers (compiled-statement caches, execution contexts, result
+wrappers, events) cost more than the queries of an append do: profiled under 64 concurrent
+posters, they were a third of the commit leader's time holding the interpreter lock. The
+statements here are plain text with ``?`` markers (``%s`` for PostgreSQL's driver), run on the
+cursor of the connection whose transaction SQLAlchemy began and will commit or roll back.
+
+Inserts are one multi-row ``INSERT … VALUES`` per table: SQLAlchemy's executemany on SQLite
+steps the statement once per row, and the sqlite3 module releases the GIL around every step.
+A thread that gives the GIL away waits for it to come back, up to the interpreter's switch
+interval when other threads are busy; PostgreSQL gains a round trip per row as well.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["insert_rows"]
+__all__ = ["driver_rows", "insert_rows"]
 
 # Bound parameters per statement: SQLite allows 32766 since 3.32 (999 before), PostgreSQL 65535.
 _MAX_PARAMETERS = 30_000 if sqlite3.sqlite_version_info >= (3, 32) else 999
@@ -33,9 +38,8 @@ def insert_rows(
     if not rows:
         return
     preparer = conn.dialect.identifier_preparer
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     width = len(columns)
-    one_row = "(" + ", ".join([marker] * width) + ")"
+    one_row = "(" + ", ".join(["?"] * width) + ")"
     head = (
         f"INSERT INTO {preparer.format_table(table)} "  # noqa: S608 - names from the schema
         f"({', '.join(preparer.quote(name) for name in columns)}) VALUES "
@@ -46,4 +50,16 @@ def insert_rows(
         if any(len(row) != width for row in chunk):
             raise ValueError("every row needs one value per column")
         sql = head + ", ".join([one_row] * len(chunk))
-        conn.exec_driver_sql(sql, tuple(value for row in chunk for value in row))
+        driver_rows(conn, sql, [value for row in chunk for value in row])
+
+
+def driver_rows(conn: Connection, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+    """Run ``sql`` (``?`` markers, no other ``?`` in it) in ``conn``'s transaction; its rows."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, tuple(parameters))
+        return cursor.fetchall() if cursor.description is not None else []
+    finally:
+        cursor.close()

@@ -31,7 +31,7 @@ from trustee.crypto.errors import CryptoError
 from trustee.custody.barrier import Barrier
 from trustee.errors import InvalidRequest
 from trustee.ledger import merkle
-from trustee.ledger.bulk import insert_rows
+from trustee.ledger.bulk import driver_rows, insert_rows
 from trustee.ledger.note import format_checkpoint, make_verifier_key, sign_note
 from trustee.storage import Database
 from trustee.storage.schema_ledger import ledger_events as events_t
@@ -46,22 +46,10 @@ LOG_KEY_AAD = b"trustee:log-key:v1"
 MAX_ENTRIES = 1000
 _NODE_CHUNK = 200  # node ids per query: an OR of indexed lookups, two parameters each
 
-# Built once: every append runs both.
-_LOCK_STATE = (
-    sa.select(state_t.c.size, state_t.c.root, state_t.c.updated_time)
-    .where(state_t.c.id == 1)
-    .with_for_update()
-)
+# Every append runs both, straight on the driver (see bulk.py).
+_LOCK_STATE = f"SELECT size, root, updated_time FROM {state_t.name} WHERE id = 1"  # noqa: S608
+_SET_STATE = f"UPDATE {state_t.name} SET size = ?, root = ?, updated_time = ? WHERE id = 1"  # noqa: S608
 _READ_SIZE = sa.select(state_t.c.size).where(state_t.c.id == 1)
-_SET_STATE = (
-    sa.update(state_t)
-    .where(state_t.c.id == 1)
-    .values(
-        size=sa.bindparam("new_size"),
-        root=sa.bindparam("new_root"),
-        updated_time=sa.bindparam("new_time"),
-    )
-)
 
 
 class LogState:
@@ -118,9 +106,14 @@ class TransparencyLog:
         self._state_ready = True
 
     def lock(self, conn: Connection) -> LogState:
-        """Read the state inside ``conn``'s transaction and hold it until the commit."""
-        row = conn.execute(_LOCK_STATE).one()
-        return LogState(int(row.size), bytes(row.root), float(row.updated_time))
+        """Read the state inside ``conn``'s transaction and hold it until the commit.
+
+        On SQLite the transaction already holds the database's write lock (``BEGIN
+        IMMEDIATE``); on PostgreSQL the row is locked ``FOR UPDATE``.
+        """
+        sql = _LOCK_STATE if conn.dialect.name == "sqlite" else _LOCK_STATE + " FOR UPDATE"
+        ((size, root, updated_time),) = driver_rows(conn, sql)
+        return LogState(int(size), bytes(root), float(updated_time))
 
     def append(
         self, conn: Connection, state: LogState, leaf_hashes: Sequence[bytes], now: float
@@ -140,7 +133,7 @@ class TransparencyLog:
         size = state.size + len(leaf_hashes)
         root = merkle.root_from_nodes(size, known)
         insert_rows(conn, nodes_t, ("level", "node_index", "hash"), new_nodes)
-        conn.execute(_SET_STATE, {"new_size": size, "new_root": root, "new_time": now})
+        driver_rows(conn, _SET_STATE, (size, root, now))
         self._frontier = (size, root, {n: known[n] for n in merkle.root_node_ids(size)})
         return size, root
 

@@ -15,6 +15,7 @@ there), and an event the asset refuses is answered 400 without failing its neigh
 from __future__ import annotations
 
 import base64
+import functools
 import time
 import uuid as uuid_module
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,7 +32,7 @@ from trustee.custody.barrier import Barrier
 from trustee.errors import InvalidRequest, NotFound, TrusteeError
 from trustee.ledger import merkle, paging
 from trustee.ledger.audit import BUNDLE_KIND
-from trustee.ledger.bulk import insert_rows
+from trustee.ledger.bulk import driver_rows, insert_rows
 from trustee.ledger.commit import GroupCommitter, Pending
 from trustee.ledger.evidence import (
     BAD,
@@ -81,22 +82,17 @@ _EVENT_COLUMNS = (
     "reason",
 )
 
+
 # Built once: the append path runs it for every batch.
-_ASSETS_WITH_KEYS = (
-    sa.select(
-        assets_t.c.uuid,
-        assets_t.c.require_signature,
-        assets_t.c.attributes,
-        keys_t.c.seq,
-        keys_t.c.alg,
-        keys_t.c.public_key,
-        keys_t.c.valid_from,
-        keys_t.c.valid_from_index,
+@functools.cache
+def _assets_with_keys_sql(count: int) -> str:
+    """The batch's assets and their key histories, for ``count`` asset ids (run on the driver)."""
+    return (
+        f"SELECT a.uuid, a.require_signature, a.attributes, k.seq, k.alg, k.public_key, "  # noqa: S608
+        f"k.valid_from, k.valid_from_index FROM {assets_t.name} a "
+        f"LEFT OUTER JOIN {keys_t.name} k ON k.asset_uuid = a.uuid "
+        f"WHERE a.uuid IN ({', '.join(['?'] * count)}) ORDER BY a.uuid, k.seq"
     )
-    .select_from(assets_t.outerjoin(keys_t, keys_t.c.asset_uuid == assets_t.c.uuid))
-    .where(assets_t.c.uuid.in_(sa.bindparam("uuids", expanding=True)))
-    .order_by(assets_t.c.uuid, keys_t.c.seq)
-)
 
 
 @dataclass
@@ -567,13 +563,15 @@ class LedgerService:
     def _assets_for(self, conn: Connection, uuids: Iterable[str]) -> dict[str, _Asset]:
         """The batch's assets with their key histories, read under the append lock."""
         found: dict[str, _Asset] = {}
-        for row in conn.execute(_ASSETS_WITH_KEYS, {"uuids": list(uuids)}):
-            asset = found.get(row.uuid)
+        uuids = list(uuids)
+        for row in driver_rows(conn, _assets_with_keys_sql(len(uuids)), uuids):
+            uuid, require_signature, attributes, seq = row[:4]
+            asset = found.get(uuid)
             if asset is None:
-                asset = _Asset(bool(row.require_signature), orjson.loads(row.attributes), [])
-                found[row.uuid] = asset
-            if row.seq is not None:
-                asset.keys.append(_key_record(row))
+                asset = _Asset(bool(require_signature), orjson.loads(attributes), [])
+                found[uuid] = asset
+            if seq is not None:
+                asset.keys.append(_key_record_of(row[3:]))
         for uuid, asset in found.items():
             self._remember(uuid, asset.keys)
         return found
@@ -611,12 +609,18 @@ def _key_history(conn: Connection, asset: str) -> list[KeyRecord]:
 
 
 def _key_record(row: Any) -> KeyRecord:
+    return _key_record_of((row.seq, row.alg, row.public_key, row.valid_from, row.valid_from_index))
+
+
+def _key_record_of(values: Sequence[Any]) -> KeyRecord:
+    """A key history entry from ``(seq, alg, public_key, valid_from, valid_from_index)``."""
+    seq, alg, public_key, valid_from, valid_from_index = values
     return KeyRecord(
-        seq=int(row.seq),
-        alg=row.alg,
-        public_key=row.public_key,
-        valid_from=rfc3339(row.valid_from),
-        valid_from_index=int(row.valid_from_index),
+        seq=int(seq),
+        alg=alg,
+        public_key=public_key,
+        valid_from=rfc3339(valid_from),
+        valid_from_index=int(valid_from_index),
     )
 
 
