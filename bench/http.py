@@ -212,7 +212,7 @@ def check(target: Target) -> None:
 
 
 def run(quick: bool = False) -> list[Figure]:
-    rounds, seconds, warmup = (1, 1, 1) if quick else (5, 4, 2)
+    rounds, seconds, warmup = (1, 1, 1) if quick else (4, 3, 2)
     with tempfile.TemporaryDirectory(prefix="trustee-bench-") as name:
         folder = Path(name)
         storage, key_file, root, jwt = prepare_storage(folder)
