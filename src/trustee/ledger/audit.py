@@ -34,7 +34,7 @@ from trustee.crypto.errors import CryptoError
 from trustee.ledger import merkle
 from trustee.ledger.canonical import CanonicalJSONError, canonical_json
 from trustee.ledger.evidence import BAD, GOOD, KeyRecord, check_evidence, key_for_index
-from trustee.ledger.inclusion import InclusionChecker
+from trustee.ledger.inclusion import InclusionChecker, hex_hashes
 from trustee.ledger.note import Checkpoint, NoteError, open_checkpoint, parse_verifier_key
 
 __all__ = ["AuditReport", "AuditRow", "audit_bundle"]
@@ -272,7 +272,8 @@ def _check_consistency(
                 f"fetch it with ?older_size={older.size}"
             )
             return
-        hashes = _hex_list(proof_data.get("hashes"))
+        listed = proof_data.get("hashes")
+        hashes = hex_hashes(listed) if isinstance(listed, list) else []
     try:
         merkle.check_consistency(
             older.size, checkpoint.size, older.root_hash, checkpoint.root_hash, hashes
@@ -343,15 +344,3 @@ def _history(bundle: Mapping[str, Any], report: AuditReport) -> list[KeyRecord]:
         except (KeyError, TypeError, ValueError):
             report.problems.append("malformed key history entry")
     return history
-
-
-def _hex_list(value: Any) -> list[bytes]:
-    if not isinstance(value, list):
-        return []
-    out = []
-    for item in value:
-        try:
-            out.append(bytes.fromhex(item))
-        except (TypeError, ValueError):
-            out.append(b"")
-    return out

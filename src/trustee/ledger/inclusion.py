@@ -21,10 +21,11 @@ refusals, are exactly the strict ones whatever the order of the proofs.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from trustee.ledger import merkle
 
-__all__ = ["InclusionChecker"]
+__all__ = ["InclusionChecker", "hex_hashes"]
 
 
 class InclusionChecker:
@@ -44,10 +45,7 @@ class InclusionChecker:
             self._remember_path(leaf_hash, index, proof)  # type: ignore[arg-type]
 
     def _walk(self, leaf_hash: bytes, index: int, proof: Sequence[str]) -> bool:
-        """True when the proof is accepted by meeting an accepted path; False: undecided.
-
-        The loop is :meth:`_path` written out: this runs once per audited event.
-        """
+        """True when the proof is accepted by meeting an accepted path; False: undecided."""
         if (
             type(proof) is not list
             or type(index) is not int
@@ -56,35 +54,18 @@ class InclusionChecker:
         ):
             return False
         accepted = self._accepted
-        node_hash = merkle.node_hash
         below: list[tuple[merkle.NodeId, bytes, int]] = []
-        fn, sn, level, used, length = index, self._size - 1, 0, 0, len(proof)
-        current = bytes(leaf_hash)
-        while True:
-            node = (level, fn)
+        for node, value, used in self._path(leaf_hash, index, proof):
             known = accepted.get(node)
             if known is not None:
-                if current != known[0] or proof[used:] != known[1][known[2] :]:
+                hash_, other, position = known
+                if value != hash_ or proof[used:] != other[position:]:
                     return False
                 for new_node, new_hash, new_used in below:
                     accepted[new_node] = (new_hash, proof, new_used)
                 return True
-            if sn == 0 or used >= length:
-                return False  # a new path to the top, or a short proof: the strict check decides
-            below.append((node, current, used))
-            try:
-                sibling = bytes.fromhex(proof[used])
-            except (TypeError, ValueError):
-                return False
-            if len(sibling) != merkle.HASH_SIZE:
-                return False
-            if fn & 1 or fn == sn:
-                current = node_hash(sibling, current)
-                while not fn & 1 and fn != 0:
-                    fn, sn, level = fn >> 1, sn >> 1, level + 1
-            else:
-                current = node_hash(current, sibling)
-            fn, sn, level, used = fn >> 1, sn >> 1, level + 1, used + 1
+            below.append((node, value, used))
+        return False  # a new path to the top, or a malformed proof: the strict check decides
 
     def _remember_path(self, leaf_hash: bytes, index: int, proof: list[str]) -> None:
         """Record every node of a proof the strict check accepted, with where it stood."""
@@ -119,14 +100,17 @@ class InclusionChecker:
 
 
 def _decode(proof: object) -> list[bytes] | object:
-    """The strict check's view of a JSON list of hex strings: an undecodable element becomes
-    b"" (``bad_proof``); anything but a list goes as it is (``bad_proof`` too)."""
-    if type(proof) is not list:
-        return proof
+    """The strict check's view of a JSON list of hex strings (see :func:`hex_hashes`);
+    anything but a list goes as it is (``bad_proof``)."""
+    return hex_hashes(proof) if type(proof) is list else proof
+
+
+def hex_hashes(items: list[Any]) -> list[bytes]:
+    """Hex strings as bytes; an undecodable one becomes b"", which no check takes for a hash."""
     out = []
-    for element in proof:
+    for item in items:
         try:
-            out.append(bytes.fromhex(element))
+            out.append(bytes.fromhex(item))
         except (TypeError, ValueError):
             out.append(b"")
     return out
