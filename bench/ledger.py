@@ -15,7 +15,6 @@
 import base64
 import hashlib
 import json
-import os
 import random
 import secrets
 import signal
@@ -33,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.harness import Figure
-from bench.processes import free_port, wait_answering
+from bench.processes import free_port, start_server, wait_answering
 from trustee.core import Core
 from trustee.ledger.service import EventRequest, LedgerService
 from trustee.secret import Secret
@@ -142,21 +141,9 @@ def http_rate(connections: int, seconds: float) -> tuple[float, str]:
     """Events/s posted over HTTP to a real server process, and a note with latencies."""
     port, token = free_port(), "bench-" + secrets.token_urlsafe(12)
     address = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUSTEE_", "VAULT_"))}
     with tempfile.TemporaryDirectory(prefix="bench-ledger-http-") as folder:
         log = Path(folder) / "server.log"
-        with log.open("wb") as output:
-            server = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "trustee", "server"),
-                    *("--dev", "--dev-root-token", token),
-                    *("--listen", f"127.0.0.1:{port}", "--log-level", "warning"),
-                ],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-            )
+        server = start_server(port, log, "--dev", "--dev-root-token", token)
         try:
             wait_answering(f"{address}/v1/sys/health", server, log)
             headers = {"X-Vault-Token": token}

@@ -1,8 +1,11 @@
-"""Server processes for the benchmarks: a free loopback port, and waiting until one answers."""
+"""Server processes for the benchmarks: a free loopback port, starting ``trustee server``, and
+waiting until one answers."""
 
 import contextlib
+import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +18,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def start_server(
+    port: int, log: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """``trustee server`` on loopback ``port`` with ``args``, its output in ``log``.
+
+    The environment is this one's without TRUSTEE_* and VAULT_* (a developer's shell must not
+    change what is measured), plus ``env``.
+    """
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TRUSTEE_", "VAULT_"))}
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [
+                *(sys.executable, "-m", "trustee", "server", *args),
+                *("--listen", f"127.0.0.1:{port}", "--log-level", "warning"),
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=clean | (env or {}),
+        )
 
 
 def wait_answering(

@@ -39,7 +39,7 @@ from rich.table import Table
 
 from bench.harness import Figure, report
 from bench.ledger import WHO, Device
-from bench.processes import free_port, wait_answering
+from bench.processes import free_port, start_server, wait_answering
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_EVENTS_PER_SECOND = 10_000
@@ -204,23 +204,13 @@ def _check_log(storage_url: str, share: str, expected: int) -> None:
 @contextlib.contextmanager
 def servers(storage_url: str, share: str, count: int, folder: Path) -> Iterator[list[str]]:
     """``count`` server processes on one database, unsealed from TRUSTEE_UNSEAL_KEY."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUSTEE_", "VAULT_"))}
-    env["TRUSTEE_UNSEAL_KEY"] = share
     started: list[tuple[subprocess.Popen, str, Path]] = []
     try:
         for number in range(count):
             port, log = free_port(), folder / f"server-{number}.log"
-            with log.open("wb") as output:
-                process = subprocess.Popen(
-                    [
-                        *(sys.executable, "-m", "trustee", "server", "--storage", storage_url),
-                        *("--listen", f"127.0.0.1:{port}", "--log-level", "warning"),
-                    ],
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=env,
-                )
+            process = start_server(
+                port, log, "--storage", storage_url, env={"TRUSTEE_UNSEAL_KEY": share}
+            )
             started.append((process, f"http://127.0.0.1:{port}", log))
         for process, address, log in started:
             wait_answering(f"{address}/v1/sys/health", process, log)
