@@ -224,19 +224,27 @@ def test_child_token_life_cycle(server: Server) -> None:
 # -- the command line ------------------------------------------------------------------------
 
 
-def test_cli_create_read_list(server: Server) -> None:
+@pytest.fixture(scope="module")
+def carol(server: Server) -> str:
+    """A trustee the CLI tests below share; its address."""
     created = cli(server, "trustee", "create", "carol", "--json")
     assert created.returncode == 0, created.stderr
+    return orjson.loads(created.stdout)["address"]
+
+
+def test_cli_create_read_list(server: Server) -> None:
+    created = cli(server, "trustee", "create", "cora", "--json")
+    assert created.returncode == 0, created.stderr
     address = orjson.loads(created.stdout)["address"]
-    read = cli(server, "trustee", "read", "carol")
+    read = cli(server, "trustee", "read", "cora")
     assert read.returncode == 0 and address in read.stdout
     listed = cli(server, "trustee", "list")
-    assert listed.returncode == 0 and "carol" in listed.stdout.split()
+    assert listed.returncode == 0 and "cora" in listed.stdout.split()
     as_json = cli(server, "trustee", "list", "--json")
-    assert "carol" in orjson.loads(as_json.stdout)
+    assert "cora" in orjson.loads(as_json.stdout)
 
 
-def test_cli_claim_pipes_into_verify(server: Server) -> None:
+def test_cli_claim_pipes_into_verify(server: Server, carol: str) -> None:
     env = os.environ | {"TRUSTEE_ADDR": server.address, "TRUSTEE_TOKEN": server.root_token}
     claim = subprocess.Popen(
         [
@@ -268,14 +276,10 @@ def test_cli_claim_pipes_into_verify(server: Server) -> None:
     data = orjson.loads(verify.stdout)
     assert data["valid"] is True
     assert data["claims"]["role"] == "auditor"
-    assert data["address"] == cli_address(server, "carol")
+    assert data["address"] == carol
 
 
-def cli_address(server: Server, name: str) -> str:
-    return orjson.loads(cli(server, "trustee", "read", name, "--json").stdout)["address"]
-
-
-def test_cli_claim_json_and_server_verify(server: Server, tmp_path: Path) -> None:
+def test_cli_claim_json_and_server_verify(server: Server, carol: str, tmp_path: Path) -> None:
     claims_file = tmp_path / "claims.json"
     claims_file.write_bytes(orjson.dumps({"level": 3, "tags": ["a", "b"]}))
     claimed = cli(
@@ -298,10 +302,9 @@ def test_cli_claim_json_and_server_verify(server: Server, tmp_path: Path) -> Non
     assert issued["claims"]["aud"] == ["dave", "erin"]
     assert issued["claims"]["exp"] - issued["claims"]["iat"] == 90
 
-    address = cli_address(server, "carol")
     good = cli(
         server, "verify", issued["jwt"], "--server", "--json", "--audience", "erin",
-        "--trust", address,
+        "--trust", carol,
     )  # fmt: skip
     assert good.returncode == 0, good.stderr
     assert orjson.loads(good.stdout)["trusted"] is True
@@ -342,7 +345,7 @@ def test_cli_import_and_sign(server: Server, tmp_path: Path) -> None:
     assert orjson.loads(from_b64.stdout)["signature"] == signature
 
 
-def test_cli_errors_are_one_line(server: Server) -> None:
+def test_cli_errors_are_one_line(server: Server, carol: str) -> None:
     missing = cli(server, "trustee", "read", "nobody")
     assert missing.returncode == 2
     assert "nobody" in missing.stderr and "Traceback" not in missing.stderr

@@ -7,8 +7,7 @@ are remembered (bounded); payloads are signed bytes, parsed with orjson for spee
 """
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -22,8 +21,9 @@ class CompactError(ValueError):
     """Not a well-formed compact JWS; the message says which part."""
 
 
-@dataclass(frozen=True, slots=True)
-class CompactJWS:
+class CompactJWS(NamedTuple):
+    """A parsed token; a named tuple, as it is built once per verification on the hot path."""
+
     header: dict[str, Any]
     payload: dict[str, Any]
     signing_input: bytes

@@ -83,7 +83,7 @@ def verify_token(
     trust_list = _trust_list(trusted)
 
     # 1. size
-    if isinstance(token, bytes | bytearray):
+    if type(token) is not str and isinstance(token, bytes | bytearray):
         if len(token) > MAX_TOKEN_BYTES:
             return _refuse(Reason.TOO_LARGE, f"over {MAX_TOKEN_BYTES} bytes")
         try:
@@ -225,7 +225,7 @@ def _numeric_date(claims: dict[str, Any], name: str, legacy: bool) -> float | No
     value = claims.get(name)
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if type(value) is int or type(value) is float:  # not bool, which is an int
         return float(value)
     if legacy and isinstance(value, str) and value.isdigit() and len(value) <= 12:
         # The original plugin wrote exp/nbf as strings; they must still be enforced.
