@@ -68,5 +68,6 @@ class Core:
         return core, token
 
     def close(self) -> None:
+        self.ledger.close()
         self.barrier.seal()
         self.db.close()

@@ -4,6 +4,7 @@ The committer is checked with a gate in its integrate function, so the batches i
 known without timing; the service is checked with real threads on both storage engines.
 """
 
+import asyncio
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -161,6 +162,55 @@ def test_an_unsettled_item_is_an_error_not_a_silent_none() -> None:
     committer: GroupCommitter[int, int] = GroupCommitter(lambda batch, hand_over: None)
     with pytest.raises(RuntimeError, match="without settling"):
         committer.submit(1)
+
+
+# --- callers on an event loop ---------------------------------------------------------------
+
+
+def test_awaiting_callers_share_batches_with_threads_and_get_their_own_answers() -> None:
+    """Awaiting callers queue behind a thread's batch, and the first of them leads the next
+    batch; the loop is never blocked: it keeps queueing while a batch is in its transaction."""
+    gate = Gate()
+    committer: GroupCommitter[int, int] = GroupCommitter(gate)
+
+    async def scenario(pool: ThreadPoolExecutor) -> tuple[list[object], object]:
+        threaded = pool.submit(committer.submit, 0)  # a thread leads the first batch
+        assert await asyncio.to_thread(gate.entered.wait, WAIT)
+        awaited = [asyncio.ensure_future(committer.submit_async(v)) for v in (1, -2, 3)]
+        while committer.queued() < 3:  # the loop runs: the three are queued, none answered
+            await asyncio.sleep(0.01)
+        assert not any(task.done() for task in awaited)
+        gate.opened.set()
+        answers = await asyncio.gather(*awaited, return_exceptions=True)
+        return answers, await asyncio.wrap_future(threaded)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers, first = asyncio.run(asyncio.wait_for(scenario(pool), WAIT))
+    assert first == 0
+    assert answers[0] == 10 and answers[2] == 30
+    assert isinstance(answers[1], InvalidRequest)  # refused alone
+    assert gate.batches == [[0], [1, -2, 3]]
+    committer.close()
+
+
+def test_a_batch_led_for_a_cancelled_caller_still_commits() -> None:
+    """Callers queue behind whoever leads; the batch a cancelled coroutine led runs anyway."""
+    gate = Gate()
+    committer: GroupCommitter[int, int] = GroupCommitter(gate)
+
+    async def scenario() -> list[int]:
+        leader = asyncio.ensure_future(committer.submit_async(1))
+        assert await asyncio.to_thread(gate.entered.wait, WAIT)
+        behind = [asyncio.ensure_future(committer.submit_async(v)) for v in (2, 3)]
+        while committer.queued() < 2:
+            await asyncio.sleep(0.01)
+        leader.cancel()
+        gate.opened.set()
+        return list(await asyncio.gather(*behind))
+
+    assert asyncio.run(asyncio.wait_for(scenario(), WAIT)) == [20, 30]
+    assert gate.batches == [[1], [2, 3]]
+    committer.close()
 
 
 # --- the service under concurrent callers -----------------------------------------------------

@@ -35,7 +35,8 @@ def apps(module_storage_url: str) -> Iterator[tuple[TestClient, TestClient, dict
         ).json()["auth"]["client_token"]
         claimed = fast_client.post(CLAIM, json={"audience": "agency"}, headers=root)
         jwt = claimed.json()["data"]["jwt"]
-        tokens = {"root": dev_core.root, "bob-only": bob_only, "jwt": jwt}
+        asset = fast_client.post("/v1/ledger/assets", json={}, headers=root).json()["data"]
+        tokens = {"root": dev_core.root, "bob-only": bob_only, "jwt": jwt, "asset": asset["uuid"]}
         yield fast_client, plain_client, tokens
     dev_core.core.close()
 
@@ -115,6 +116,32 @@ def test_claim_answers_match(apps, token) -> None:
                 both(apps, "PUT", path, body, headers)
 
 
+EVENT_BODIES = [
+    b'{"event_attributes": {"reading": "1"}, "operation": "Record"}',
+    b"{}",
+    b"",
+    b"{",
+    b"[]",
+    b'{"event_attributes": "not an object"}',
+    b'{"operation": "%s"}' % (b"x" * 300),
+    b'{"unknown": true}',
+    b'{"event_attributes": {"n": 1.5e400}}',
+    b'{"asset_attributes": {"": "empty key"}}',
+]
+
+
+@pytest.mark.parametrize("token", ["root", "bob-only", "unknown", None])
+def test_event_posts_answer_alike(apps, token) -> None:
+    tokens = apps[2]
+    headers = dict(JSON)
+    if token is not None:
+        headers["X-Vault-Token"] = tokens.get(token, "hvs.unknown")
+    for body in EVENT_BODIES:
+        for asset in (tokens["asset"], "no-such-asset"):
+            for method in ("POST", "PUT"):
+                both(apps, method, f"/v1/ledger/assets/{asset}/events", body, headers)
+
+
 def test_other_methods_and_types_fall_through(apps) -> None:
     root = {"X-Vault-Token": apps[2]["root"]}
     both(apps, "GET", VERIFY, None, {})
@@ -138,5 +165,9 @@ def test_json_route_takes_only_json_writes() -> None:
 
 def test_the_gate_serves_the_hot_routes(apps) -> None:
     gate = apps[0].app.app  # the body cap, then the gate
-    assert [r.path for r in gate.hot_routes] == [VERIFY, "/v1/trustee/trustees/{name}/claim"]
+    assert [r.path for r in gate.hot_routes] == [
+        VERIFY,
+        "/v1/trustee/trustees/{name}/claim",
+        "/v1/ledger/assets/{asset}/events",
+    ]
     assert all(isinstance(r, JsonRoute) for r in gate.hot_routes)

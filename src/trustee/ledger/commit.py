@@ -19,14 +19,21 @@ before the transaction, and the integrate function settles each item it is given
 others. An exception escaping the integrate function (the database is down, the transaction
 failed) fails every item it left unsettled: none of them was committed.
 
+Callers on an event loop use :meth:`GroupCommitter.submit_async`: they await their outcome
+instead of blocking a thread, and a batch they lead runs on a small pool of the committer's own
+threads. A server then needs no thread per waiting request, and no crowd of woken threads
+fights the loop for the interpreter lock after each commit.
+
 Ordering across processes is not this module's concern: the transaction it runs locks the log
 state, so several processes each running a committer still append one batch at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 __all__ = ["GroupCommitter", "Pending"]
@@ -80,6 +87,42 @@ class Pending(Generic[T, R]):
         return self._result  # type: ignore[return-value]
 
 
+class _AwaitedPending(Pending[T, R]):
+    """An item whose caller awaits it on an event loop; waking resolves the caller's future.
+
+    Told to lead, it runs the batch on the committer's threads itself, so a batch goes ahead
+    even when its caller's coroutine was cancelled meanwhile (every item behind it waits on it).
+    """
+
+    __slots__ = ("_done", "_loop", "_run")
+
+    def __init__(
+        self,
+        item: T,
+        loop: asyncio.AbstractEventLoop,
+        run: Callable[[Pending[T, R]], None],
+    ) -> None:
+        super().__init__(item)
+        self._loop = loop
+        self._done: asyncio.Future[None] = loop.create_future()
+        self._run = run
+
+    def _wake(self) -> None:
+        if self._lead:
+            self._run(self)
+        else:
+            self._loop.call_soon_threadsafe(_resolve, self._done)
+
+    async def wait(self) -> R:
+        await asyncio.shield(self._done)
+        return self.outcome()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def _as_is(item: Any) -> Any:
     return item
 
@@ -109,6 +152,8 @@ class GroupCommitter(Generic[T, R]):
         self._commit = threading.Lock()
         self._queue: list[Pending[T, R]] = []
         self._busy = False  # a leader is forming a batch; invariant: queue non-empty ⇒ busy
+        # Threads for batches led by awaiting callers: one commits while the next prepares.
+        self._leaders: ThreadPoolExecutor | None = None
         self.batches = 0
         self.items = 0
 
@@ -125,6 +170,41 @@ class GroupCommitter(Generic[T, R]):
         if lead:
             self._run_batch(pending)
         return pending.outcome()
+
+    async def submit_async(self, item: T) -> R:
+        """:meth:`submit` for a caller on an event loop: it awaits, no thread waits for it."""
+        pending: _AwaitedPending[T, R] = _AwaitedPending(
+            item, asyncio.get_running_loop(), self._lead_on_thread
+        )
+        with self._lock:
+            self._queue.append(pending)
+            lead = not self._busy
+            self._busy = True
+        if lead:
+            self._lead_on_thread(pending)
+        return await pending.wait()
+
+    def _lead_on_thread(self, pending: _AwaitedPending[T, R]) -> None:
+        """Run the batch ``pending`` leads on a committer thread, then answer its caller."""
+        with self._lock:
+            if self._leaders is None:
+                self._leaders = ThreadPoolExecutor(4, thread_name_prefix="group-commit")
+            leaders = self._leaders
+
+        def lead() -> None:
+            try:
+                self._run_batch(pending)
+            finally:
+                pending._loop.call_soon_threadsafe(_resolve, pending._done)
+
+        leaders.submit(lead)
+
+    def close(self) -> None:
+        """Let the committer's threads end once their batches are done."""
+        with self._lock:
+            leaders, self._leaders = self._leaders, None
+        if leaders is not None:
+            leaders.shutdown(wait=True)
 
     def queued(self) -> int:
         """Items waiting for a leader (not those of batches being prepared or committed)."""

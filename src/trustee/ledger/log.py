@@ -86,6 +86,11 @@ class TransparencyLog:
 
     # -- state and appends -------------------------------------------------------------------
 
+    @property
+    def state_ready(self) -> bool:
+        """True once :meth:`ensure_state` has nothing left to do (no database read)."""
+        return self._state_ready
+
     def ensure_state(self) -> None:
         """Create the state row of an empty log once; a concurrent creator's row is as good."""
         if self._state_ready:

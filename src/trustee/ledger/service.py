@@ -14,6 +14,7 @@ there), and an event the asset refuses is answered 400 without failing its neigh
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import time
@@ -242,6 +243,16 @@ class LedgerService:
         """
         self.log.ensure_state()
         return self.committer.submit(request)
+
+    async def post_event_async(self, request: EventRequest) -> dict[str, Any]:
+        """:meth:`post_event` for a caller on an event loop: the loop is never blocked, and
+        the batch's work runs on the committer's threads."""
+        if not self.log.state_ready:
+            await asyncio.to_thread(self.log.ensure_state)
+        return await self.committer.submit_async(request)
+
+    def close(self) -> None:
+        self.committer.close()
 
     def post_events(self, requests: Sequence[EventRequest]) -> list[dict[str, Any]]:
         """Append events in one durable transaction, at consecutive indexes; all or none."""

@@ -23,11 +23,12 @@ from trustee.server.routes import auth_trustee, ledger, sys, token, trustees
 from trustee.server.ui import mount_ui
 
 ROUTERS = (sys.router, token.router, trustees.router, auth_trustee.router, ledger.router)
+HOT_ROUTES = (*trustees.fast_routes("/v1"), *ledger.fast_routes("/v1"))
 
 
 def create_app(core: Core, audit: AuditDevice | None = None) -> ASGIApp:
     """The server's application: the API behind the request layers, with the hot routes."""
-    return front(create_api(core, audit), audit, hot_routes=trustees.fast_routes("/v1"))
+    return front(create_api(core, audit), audit, hot_routes=HOT_ROUTES)
 
 
 def create_api(core: Core, audit: AuditDevice | None = None) -> FastAPI:
