@@ -76,6 +76,7 @@ class Load:
     p50_ms: float
     p99_ms: float
     cpu_us: float | None  # the workers' CPU time per request
+    requests: int = 0  # answered in this run (a median of runs leaves it 0)
 
 
 def prepare_storage(folder: Path) -> tuple[str, Path, str, str]:
@@ -119,13 +120,23 @@ def serve(command: list[str], port: int, ready_path: str, log: Path) -> Iterator
                 process.wait()
 
 
-def measure(target: Target, seconds: int, folder: Path, *, warmup: bool = False) -> Load:
+def measure(
+    target: Target,
+    seconds: float,
+    folder: Path,
+    *,
+    warmup: bool = False,
+    connections: int = CONNECTIONS,
+) -> Load:
     """One load run from separate processes; refuses timed runs with errors or non-2xx answers.
 
     A warm-up may see none: a worker still starting answers nothing for a while.
     """
     cpu_before = workers_cpu_seconds(target.server)
-    results = _wrk(target, seconds, folder) if shutil.which("wrk") else [_loadgen(target, seconds)]
+    if shutil.which("wrk"):
+        results = _wrk(target, seconds, folder, connections)
+    else:
+        results = [_loadgen(target, seconds, connections)]
     cpu_after = workers_cpu_seconds(target.server)
     requests = sum(r["requests"] for r in results)
     failed = sum(r["non2xx"] + r["socket_errors"] for r in results)
@@ -137,10 +148,10 @@ def measure(target: Target, seconds: int, folder: Path, *, warmup: bool = False)
     rate = sum(r["requests"] / r["seconds"] for r in results)
     p50 = max(r["p50_ms"] for r in results)
     p99 = max(r["p99_ms"] for r in results)
-    return Load(rate, p50, p99, cpu_us)
+    return Load(rate, p50, p99, cpu_us, requests)
 
 
-def _wrk(target: Target, seconds: int, folder: Path) -> list[dict[str, Any]]:
+def _wrk(target: Target, seconds: float, folder: Path, connections: int) -> list[dict[str, Any]]:
     """Half the connections from each of two wrk processes, the second a moment later.
 
     The workers share one listening socket, and a worker that wakes for a connection accepts
@@ -156,8 +167,8 @@ def _wrk(target: Target, seconds: int, folder: Path) -> list[dict[str, Any]]:
     )
     script.touch(mode=0o600)
     script.write_text(WRK_SCRIPT.format(method=target.method, body=target.body, headers=headers))
-    half = CONNECTIONS // 2
-    command = ["wrk", "-t1", f"-c{half}", f"-d{seconds}s", "-s", str(script), target.url]
+    half = connections // 2
+    command = ["wrk", "-t1", f"-c{half}", f"-d{seconds:g}s", "-s", str(script), target.url]
     first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     time.sleep(STAGGER_SECONDS)
     second = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -168,13 +179,13 @@ def _wrk(target: Target, seconds: int, folder: Path) -> list[dict[str, Any]]:
     return [json.loads(output.strip().splitlines()[-1]) for output in outputs]
 
 
-def _loadgen(target: Target, seconds: int) -> dict[str, Any]:
+def _loadgen(target: Target, seconds: float, connections: int) -> dict[str, Any]:
     load = {
         "url": target.url,
         "method": target.method,
         "body": target.body,
         "headers": target.headers,
-        "connections": CONNECTIONS,
+        "connections": connections,
         "seconds": seconds,
     }
     completed = subprocess.run(

@@ -4,9 +4,9 @@
    device-signed events (ES256K, signed beforehand, as devices do) to a SQLite file with
    ``synchronous=FULL``; an answer means the event is committed. For comparison, the same
    events committed one transaction each: the price of an fsync per event.
-2. The same through HTTP: a real ``trustee server --dev`` process and the load generator of
-   :mod:`bench.loadgen` in its own process (for context: HTTP parsing and the token check cost
-   more than the append itself).
+2. The same through HTTP: ``trustee server --workers 2`` and the load generators of
+   :mod:`bench.http` (for context: HTTP parsing and the token check cost more than the append
+   itself).
 3. Proofs at 10⁶ leaves: the tree is built through ``post_events`` in large batches (one
    transaction each), then inclusion and consistency proofs at random indexes are timed one by
    one; each reads a few rows by primary key.
@@ -16,10 +16,7 @@ import base64
 import hashlib
 import json
 import random
-import secrets
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,7 +29,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.harness import Figure
-from bench.processes import free_port, start_server, wait_answering
+from bench.http import WORKERS, Target, measure, prepare_storage, serve
+from bench.processes import free_port
 from trustee.core import Core
 from trustee.ledger.service import EventRequest, LedgerService
 from trustee.secret import Secret
@@ -137,16 +135,23 @@ def _grouped_rate(
     return clients * per_client / (time.perf_counter() - began)
 
 
-def http_rate(connections: int, seconds: float) -> tuple[float, str]:
-    """Events/s posted over HTTP to a real server process, and a note with latencies."""
-    port, token = free_port(), "bench-" + secrets.token_urlsafe(12)
-    address = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="bench-ledger-http-") as folder:
-        log = Path(folder) / "server.log"
-        server = start_server(port, log, "--dev", "--dev-root-token", token)
-        try:
-            wait_answering(f"{address}/v1/sys/health", server, log)
-            headers = {"X-Vault-Token": token}
+def http_rate(connections: int, seconds: int) -> tuple[float, str]:
+    """Events/s posted over HTTP to ``trustee server --workers 2``, and a note with latencies.
+
+    The server and load generator are those of :mod:`bench.http`; both workers append to one
+    SQLite file, taking turns at its writer lock, each with its own group commit.
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-http-") as name:
+        folder = Path(name)
+        storage, key_file, root, _ = prepare_storage(folder)
+        port = free_port()
+        command = [
+            *(sys.executable, "-m", "trustee", "server", "--storage", storage),
+            *("--unseal-key-file", str(key_file), "--workers", str(WORKERS)),
+            *("--listen", f"127.0.0.1:{port}", "--log-level", "warning"),
+        ]
+        with serve(command, port, "/v1/sys/health", folder / "server.log") as (address, pid):
+            headers = {"X-Vault-Token": root, "Content-Type": "application/json"}
             device = Device()
             asset = httpx.post(
                 f"{address}/v1/ledger/assets",
@@ -154,38 +159,30 @@ def http_rate(connections: int, seconds: float) -> tuple[float, str]:
                 json={"device_key": device.device_key},
                 timeout=30,
             ).json()["data"]["uuid"]
-            body = json.dumps({"event_attributes": device.evidence('{"reading": 1}')})
-            load = {
-                "url": f"{address}/v1/ledger/assets/{asset}/events",
-                "method": "POST",
-                "body": body,
-                "headers": {**headers, "Content-Type": "application/json"},
-                "connections": connections,
-                "seconds": seconds,
-            }
-            completed = subprocess.run(
-                [sys.executable, "-m", "bench.loadgen"],
-                input=json.dumps(load),
-                capture_output=True,
-                text=True,
-                cwd=ROOT,
-                timeout=seconds + 120,
-                check=True,
+            target = Target(
+                "ledger event",
+                f"{address}/v1/ledger/assets/{asset}/events",
+                pid,
+                "POST",
+                json.dumps({"event_attributes": device.evidence('{"reading": 1}')}),
+                headers,
             )
-            result = json.loads(completed.stdout)
-            size = httpx.get(
-                f"{address}/v1/ledger/log/checkpoint", headers=headers, timeout=30
-            ).json()["data"]["size"]
-            ok = result["requests"] - result["non2xx"]
-            assert size >= ok, "an acknowledged event is not in the log"
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
+            measure(target, 1, folder, warmup=True, connections=connections)  # both workers up
+            before = _log_size(address, headers)
+            load = measure(target, seconds, folder, connections=connections)
+            appended = _log_size(address, headers) - before
+    assert appended >= load.requests, "an acknowledged event is not in the log"
     note = (
-        f"{connections} connections, p50 {result['p50_ms']:.1f} ms, "
-        f"p99 {result['p99_ms']:.1f} ms, {result['non2xx']} errors"
+        f"{WORKERS} workers, {connections} connections, p50 {load.p50_ms:.1f} ms, "
+        f"p99 {load.p99_ms:.1f} ms; worker CPU per event "
+        + ("-" if load.cpu_us is None else f"{load.cpu_us:,.0f} µs")
     )
-    return ok / result["seconds"], note
+    return load.rate, note
+
+
+def _log_size(address: str, headers: dict[str, str]) -> int:
+    answer = httpx.get(f"{address}/v1/ledger/log/checkpoint", headers=headers, timeout=30)
+    return int(answer.json()["data"]["size"])
 
 
 def build_log(service: LedgerService, leaves: int, batch: int) -> float:
@@ -243,7 +240,7 @@ def _percentile(values: list[float], p: float) -> float:
 def run(quick: bool) -> list[Figure]:
     clients, per_client = (8, 40) if quick else (64, 150)
     grouped, one_by_one, note = append_rates(clients, per_client, rounds=1 if quick else 3)
-    http, http_note = http_rate(connections=8 if quick else 64, seconds=1.0 if quick else 5.0)
+    http, http_note = http_rate(connections=8 if quick else 64, seconds=1 if quick else 5)
     proofs = proof_latencies(10_000 if quick else 1_000_000, 200 if quick else 2000)
     table = Table(title=f"ledger proofs at {proofs['size']:,} leaves (SQLite, one at a time)")
     for column in ("proof", "p50", "p99"):
@@ -267,7 +264,7 @@ def run(quick: bool) -> list[Figure]:
             note=f"{note}; one commit per event: {one_by_one:,.0f}/s",
         ),
         Figure(
-            "ledger appends over HTTP (1 server process)",
+            f"ledger appends over HTTP ({WORKERS} workers)",
             http,
             None,
             1,

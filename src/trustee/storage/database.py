@@ -7,6 +7,12 @@ failing. Python's sqlite3 module is told to stay out of transaction handling, an
 takes the write lock up front (``BEGIN IMMEDIATE``), which avoids the deadlock two readers hit
 when both try to upgrade to writers.
 
+Writers to one SQLite file take turns through a lock of their own (:class:`_WriterTurns`): a
+writer that finds SQLite's lock busy polls for it, sleeping 1, 2, 5, ... up to 100 ms between
+tries, so a second server process appending behind a busy one waited many times longer than
+the transaction it waited for. A blocking ``flock`` on a file beside the database wakes the
+next writer as soon as the previous one ends.
+
 PostgreSQL goes through psycopg 3; ``postgresql://`` and ``postgres://`` URLs are rewritten
 to ``postgresql+psycopg://``. Each process keeps a pool of connections (SQLAlchemy's queue
 pool: ``pool_size`` kept open, up to ``max_overflow`` more under load, both settable as URL
@@ -19,7 +25,7 @@ appends) is serialised by locks in the database, never in a process.
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +33,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import StaticPool
+
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None  # type: ignore[assignment]
 
 from trustee.storage.migrations import migrate
 
@@ -45,11 +56,14 @@ _POOL_SETTINGS = ("pool_size", "max_overflow")
 class Database:
     """An engine plus the two ways services use it: a write transaction or a plain connection."""
 
-    def __init__(self, engine: Engine, *, serialize: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, *, serialize: bool = False, writers: "_WriterTurns | None" = None
+    ) -> None:
         self.engine = engine
         # One shared in-memory SQLite connection cannot hold two transactions at once, so
         # users of it take turns; file and PostgreSQL databases use a pool instead.
         self._turns = threading.RLock() if serialize else None
+        self._writers = writers
 
     @property
     def dialect_name(self) -> str:
@@ -62,7 +76,7 @@ class Database:
 
         On SQLite the transaction holds the write lock from its start (``BEGIN IMMEDIATE``).
         """
-        with self._turn(), self.engine.connect() as conn:
+        with self._turn(), self._writer_turn(), self.engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
             with conn.begin():
                 yield conn
@@ -86,6 +100,45 @@ class Database:
         else:
             with self._turns:
                 yield
+
+    def _writer_turn(self) -> AbstractContextManager[None]:
+        return nullcontext() if self._writers is None else self._writers.turn()
+
+
+class _WriterTurns:
+    """One writer at a time on a SQLite file, among this process's threads and other processes.
+
+    A thread lock orders this process's writers (``flock`` belongs to an open file, which the
+    threads share), then an exclusive ``flock`` on ``path`` orders processes; the kernel wakes
+    a waiting process when the lock is released. Where ``flock`` is missing, SQLite's own lock
+    still keeps writes apart, at its polling pace. The file is opened per process, so a forked
+    child never shares its parent's lock.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.RLock()
+        self._file: tuple[int, int] | None = None  # (pid, descriptor)
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._local:
+            descriptor = self._descriptor()
+            if descriptor is None:
+                yield
+                return
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    def _descriptor(self) -> int | None:
+        if fcntl is None:
+            return None
+        if self._file is None or self._file[0] != os.getpid():
+            self._file = (os.getpid(), os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600))
+        return self._file[1]
 
 
 def open_database(url: str, *, apply_migrations: bool = True) -> Database:
@@ -124,7 +177,10 @@ def _open_sqlite(url: URL) -> Database:
     engine = sa.create_engine(url, **kwargs)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
-    return Database(engine, serialize=in_memory)
+    if in_memory:
+        return Database(engine, serialize=True)
+    writers = _WriterTurns(Path(f"{Path(path).expanduser()}-writer"))
+    return Database(engine, writers=writers)
 
 
 def _prepare_file(path: Path) -> None:
