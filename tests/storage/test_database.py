@@ -6,6 +6,8 @@ SQLite tuning and file-permission tests are SQLite's own.
 
 import os
 import stat
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -208,3 +210,33 @@ def test_postgresql_replicas_migrate_once(postgres_databases):
         assert conn.exec_driver_sql("SHOW application_name").scalar() == "trustee"
     db.close()
     postgres_databases.drop(url)
+
+
+def test_sqlite_writers_of_every_process_take_turns_at_one_lock(tmp_path):
+    """A write transaction holds an exclusive lock on a private file beside the database, so a
+    writer in another process blocks in the kernel (woken at once) instead of polling SQLite."""
+    path = tmp_path / "trustee.db"
+    db = open_database(_url(path))
+    lock = tmp_path / "trustee.db-writer"
+    probe = (
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n"
+        "    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except BlockingIOError:\n"
+        "    sys.exit(3)\n"
+    )
+
+    def other_process_can_write() -> bool:
+        done = subprocess.run([sys.executable, "-c", probe, str(lock)], timeout=60)
+        assert done.returncode in (0, 3)
+        return done.returncode == 0
+
+    with db.begin() as conn:
+        conn.execute(sa.insert(schema.kv_config).values(key="held", value="1"))
+        assert not other_process_can_write()
+    assert other_process_can_write()
+    with db.connect() as conn:  # readers never wait for it
+        assert conn.execute(sa.select(schema.kv_config.c.value)).scalar() == "1"
+    assert stat.S_IMODE(os.stat(lock).st_mode) == 0o600
+    db.close()
