@@ -93,6 +93,14 @@ def test_verify_verdicts_match(apps, audience) -> None:
         both(apps, method, VERIFY, body, JSON)
 
 
+def json_headers(tokens: dict[str, str], token: str | None) -> dict[str, str]:
+    """A JSON request's headers with the named token (an unknown name: a token no one has)."""
+    headers = dict(JSON)
+    if token is not None:
+        headers["X-Vault-Token"] = tokens.get(token, "hvs.unknown")
+    return headers
+
+
 CLAIM_BODIES = [
     b'{"audience": "agency", "claims": {"usage": ["knight_rider"]}, "ttl": "1h"}',
     b"",
@@ -107,9 +115,7 @@ CLAIM_BODIES = [
 @pytest.mark.parametrize("token", ["root", "bob-only", "unknown", None])
 def test_claim_answers_match(apps, token) -> None:
     tokens = apps[2]
-    headers = dict(JSON)
-    if token is not None:
-        headers["X-Vault-Token"] = tokens.get(token, "hvs.unknown")
+    headers = json_headers(tokens, token)
     for body in CLAIM_BODIES:
         for path in (CLAIM, "/v1/trustee/trustees/nobody/claim"):
             for _ in range(2):  # the second time from remembered token and key rows
@@ -133,9 +139,7 @@ EVENT_BODIES = [
 @pytest.mark.parametrize("token", ["root", "bob-only", "unknown", None])
 def test_event_posts_answer_alike(apps, token) -> None:
     tokens = apps[2]
-    headers = dict(JSON)
-    if token is not None:
-        headers["X-Vault-Token"] = tokens.get(token, "hvs.unknown")
+    headers = json_headers(tokens, token)
     for body in EVENT_BODIES:
         for asset in (tokens["asset"], "no-such-asset"):
             for method in ("POST", "PUT"):

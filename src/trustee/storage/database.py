@@ -89,6 +89,8 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._writers is not None:
+            self._writers.close()
 
     def __repr__(self) -> str:
         return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -132,6 +134,12 @@ class _WriterTurns:
                 yield
             finally:
                 fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self._local:
+            if self._file is not None and self._file[0] == os.getpid():
+                os.close(self._file[1])
+            self._file = None
 
     def _descriptor(self) -> int | None:
         if fcntl is None:
