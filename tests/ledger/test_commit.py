@@ -142,6 +142,32 @@ def test_the_next_leader_prepares_while_a_batch_commits() -> None:
     assert gate.batches[0] == [0] and sorted(v for b in gate.batches[1:] for v in b) == [1, 2, 3]
 
 
+def test_a_helper_thread_prepares_part_of_a_batch() -> None:
+    """Preparation (signature checks, in C without the interpreter lock) runs on two threads:
+    two items of one batch are prepared at the same time, each by a different thread."""
+    gate = Gate()
+    both_preparing = threading.Barrier(2, timeout=WAIT)
+    preparers: dict[int, str] = {}
+
+    def prepare(value: int) -> int:
+        if value in (1, 2):  # the first two items of the second batch meet here
+            both_preparing.wait()
+        preparers[value] = threading.current_thread().name
+        return value
+
+    committer: GroupCommitter[int, int] = GroupCommitter(gate, prepare=prepare)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        first = pool.submit(committer.submit, 0)
+        assert gate.entered.wait(WAIT)
+        later = [pool.submit(committer.submit, v) for v in range(1, 7)]
+        wait_until(lambda: committer.queued() == 6, "six callers queued")
+        gate.opened.set()
+        assert [f.result(WAIT) for f in [first, *later]] == [0, 10, 20, 30, 40, 50, 60]
+    assert sorted(gate.batches[1]) == [1, 2, 3, 4, 5, 6]
+    assert preparers[1] != preparers[2]
+    committer.close()
+
+
 def test_a_failing_transaction_fails_its_batch_only() -> None:
     calls = []
 

@@ -6,12 +6,13 @@ event alone. Callers therefore queue their items; whoever finds no batch forming
 serialisation, signature verification), and integrates the batch in one transaction; then it
 wakes every caller of the batch.
 
-One thread does the work of a batch, so any number of callers cost no fight for the
-interpreter lock: the others sleep until their answer is ready. Just before the commit (the
-fsync, during which Python code can run) the leader hands leadership to the first caller
-queued behind it, who prepares the next batch meanwhile and commits after it. Under light load
-a batch is one item and costs what a plain commit costs; under load batches grow by
-themselves.
+One thread leads a batch, so any number of callers cost no fight for the interpreter lock:
+the others sleep until their answer is ready. A helper thread takes part in the preparation,
+which is mostly C that releases the lock (signature checks): two cores work on one batch.
+Just before the commit (the fsync, during which Python code can run) the leader hands
+leadership to the first caller queued behind it, who prepares the next batch meanwhile and
+commits after it. Under light load a batch is one item and costs what a plain commit costs;
+under load batches grow by themselves.
 
 Each item is settled on its own: an item whose preparation fails is refused with that error
 before the transaction, and the integrate function settles each item it is given
@@ -22,7 +23,8 @@ failed) fails every item it left unsettled: none of them was committed.
 Callers on an event loop use :meth:`GroupCommitter.submit_async`: they await their outcome
 instead of blocking a thread, and a batch they lead runs on a small pool of the committer's own
 threads. A server then needs no thread per waiting request, and no crowd of woken threads
-fights the loop for the interpreter lock after each commit.
+fights the loop for the interpreter lock after each commit: a batch's awaiting callers are
+answered by one callback on their loop.
 
 Ordering across processes is not this module's concern: the transaction it runs locks the log
 state, so several processes each running a committer still append one batch at a time.
@@ -42,20 +44,17 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 DEFAULT_MAX_BATCH = 1000
+_SHARED_PREPARATION = 4  # items in a batch from which a helper thread prepares some
 
 
 class Pending(Generic[T, R]):
     """One caller's item, prepared form, and how it ended: a result or an error."""
 
-    __slots__ = ("_error", "_lead", "_result", "_settled", "_signal", "item", "prepared")
+    __slots__ = ("_error", "_lead", "_result", "_settled", "item", "prepared")
 
     def __init__(self, item: T) -> None:
         self.item = item
         self.prepared: Any = None
-        # A lock taken now and released once by whoever wakes this caller: the cheapest
-        # one-shot signal (an Event is a Condition, a lock and a list on top of it).
-        self._signal = threading.Lock()
-        self._signal.acquire()
         self._lead = False
         self._settled = False
         self._result: R | None = None
@@ -73,11 +72,9 @@ class Pending(Generic[T, R]):
         """The item was not written; its caller receives ``error``."""
         self._error, self._settled = error, True
 
-    def _wait(self) -> None:
-        self._signal.acquire()
-
     def _wake(self) -> None:
-        self._signal.release()
+        """Tell the caller its outcome is ready, or (``_lead`` set) that it leads a batch."""
+        raise NotImplementedError
 
     def outcome(self) -> R:
         if not self._settled:
@@ -85,6 +82,25 @@ class Pending(Generic[T, R]):
         if self._error is not None:
             raise self._error
         return self._result  # type: ignore[return-value]
+
+
+class _BlockingPending(Pending[T, R]):
+    """An item whose caller's thread sleeps until it is woken."""
+
+    __slots__ = ("_signal",)
+
+    def __init__(self, item: T) -> None:
+        super().__init__(item)
+        # A lock taken now and released once by whoever wakes this caller: the cheapest
+        # one-shot signal (an Event is a Condition, a lock and a list on top of it).
+        self._signal = threading.Lock()
+        self._signal.acquire()
+
+    def _wait(self) -> None:
+        self._signal.acquire()
+
+    def _wake(self) -> None:
+        self._signal.release()
 
 
 class _AwaitedPending(Pending[T, R]):
@@ -111,16 +127,34 @@ class _AwaitedPending(Pending[T, R]):
         if self._lead:
             self._run(self)
         else:
-            self._loop.call_soon_threadsafe(_resolve, self._done)
+            self._loop.call_soon_threadsafe(_resolve, (self._done,))
 
     async def wait(self) -> R:
-        await asyncio.shield(self._done)
+        # A cancelled wait cancels ``_done`` alone: the item stays queued and its batch runs.
+        await self._done
         return self.outcome()
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+def _resolve(futures: Sequence[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)
+
+
+def _wake_callers(pendings: Sequence[Pending[Any, Any]]) -> None:
+    """Wake the callers of a settled batch: one call into each event loop, not one per item.
+
+    Every ``call_soon_threadsafe`` writes to the loop's wake-up pipe and schedules a callback;
+    a batch of awaiting callers shares one.
+    """
+    futures: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for pending in pendings:
+        if isinstance(pending, _AwaitedPending) and not pending._lead:
+            futures.setdefault(pending._loop, []).append(pending._done)
+        else:
+            pending._wake()
+    for loop, waiting in futures.items():
+        loop.call_soon_threadsafe(_resolve, waiting)
 
 
 def _as_is(item: Any) -> Any:
@@ -154,12 +188,15 @@ class GroupCommitter(Generic[T, R]):
         self._busy = False  # a leader is forming a batch; invariant: queue non-empty ⇒ busy
         # Threads for batches led by awaiting callers: one commits while the next prepares.
         self._leaders: ThreadPoolExecutor | None = None
+        self._helpers: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            1, thread_name_prefix="group-commit-prepare"
+        )
         self.batches = 0
         self.items = 0
 
     def submit(self, item: T) -> R:
         """Queue ``item``, wait until its batch has committed, return its result or raise."""
-        pending: Pending[T, R] = Pending(item)
+        pending: _BlockingPending[T, R] = _BlockingPending(item)
         with self._lock:
             self._queue.append(pending)
             lead = not self._busy
@@ -195,7 +232,7 @@ class GroupCommitter(Generic[T, R]):
             try:
                 self._run_batch(pending)
             finally:
-                pending._loop.call_soon_threadsafe(_resolve, pending._done)
+                pending._loop.call_soon_threadsafe(_resolve, (pending._done,))
 
         leaders.submit(lead)
 
@@ -203,8 +240,11 @@ class GroupCommitter(Generic[T, R]):
         """Let the committer's threads end once their batches are done."""
         with self._lock:
             leaders, self._leaders = self._leaders, None
+            helpers, self._helpers = self._helpers, None
         if leaders is not None:
             leaders.shutdown(wait=True)
+        if helpers is not None:
+            helpers.shutdown(wait=True)
 
     def queued(self) -> int:
         """Items waiting for a leader (not those of batches being prepared or committed)."""
@@ -226,11 +266,7 @@ class GroupCommitter(Generic[T, R]):
 
         try:
             # 1. Prepare, item by item, before any lock is taken.
-            for pending in batch:
-                try:
-                    pending.prepared = self._prepare(pending.item)
-                except Exception as exc:  # handed to that item's caller only
-                    pending.refuse(exc)
+            self._prepare_batch(batch)
             ready = [pending for pending in batch if not pending.settled]
             # 2. Commit in arrival order; the next leader prepares meanwhile.
             with self._commit:
@@ -244,9 +280,30 @@ class GroupCommitter(Generic[T, R]):
             with self._lock:
                 self.batches += 1
                 self.items += len(batch)
-            for pending in batch:
-                if pending is not leader:
-                    pending._wake()
+            _wake_callers([pending for pending in batch if pending is not leader])
+
+    def _prepare_batch(self, batch: list[Pending[T, R]]) -> None:
+        """Prepare every item, a helper thread taking items from the same queue.
+
+        Preparation is mostly C that releases the interpreter lock (signature checks), so two
+        threads keep two cores busy. Items go to whichever thread asks next; a helper that has
+        not started by the time the leader ran out of items is cancelled, not waited for.
+        """
+        items = iter(batch)  # shared: CPython hands each item out once
+
+        def work() -> None:
+            for pending in items:
+                try:
+                    pending.prepared = self._prepare(pending.item)
+                except Exception as exc:  # handed to that item's caller only
+                    pending.refuse(exc)
+
+        helper = None
+        if len(batch) >= _SHARED_PREPARATION and self._helpers is not None:
+            helper = self._helpers.submit(work)
+        work()
+        if helper is not None and not helper.cancel():
+            helper.result()
 
     def _hand_over(self) -> None:
         """Make the first queued caller the next leader, or mark that none is needed."""
