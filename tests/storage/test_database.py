@@ -13,7 +13,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from trustee.storage import open_database, schema
+from trustee.storage import open_database, schema, schema_ledger
 from trustee.storage.migrations import MIGRATIONS, current_version, migrate
 
 
@@ -118,6 +118,30 @@ def test_a_new_step_is_applied_once_and_a_failing_step_leaves_nothing(empty_stor
     with db.connect() as conn:
         assert current_version(conn) == len(MIGRATIONS) + 1
         assert not sa.inspect(conn).has_table("half_made")
+    db.close()
+
+
+def test_step_4_drops_the_acceptance_verdict_and_keeps_every_event(empty_storage_url):
+    """A database made before step 4 kept a verdict per event; the events survive without it."""
+    db = open_database(empty_storage_url, apply_migrations=False)
+    with db.begin() as conn:
+        assert migrate(conn, MIGRATIONS[:3]) == [1, 2, 3]
+        conn.execute(
+            sa.text(
+                "INSERT INTO ledger_events (uuid, asset_uuid, log_index, entry, "
+                "timestamp_accepted, operation, behaviour, verdict, reason) VALUES "
+                "('e1', 'a1', 0, :entry, 1.5, 'Record', 'RecordEvidence', 'BAD', 'forged')"
+            ),
+            {"entry": b'{"log_index":0}'},
+        )
+    with db.begin() as conn:
+        assert migrate(conn) == [4]
+    with db.connect() as conn:
+        columns = {column["name"] for column in sa.inspect(conn).get_columns("ledger_events")}
+        row = conn.execute(sa.select(schema_ledger.ledger_events)).one()
+    assert {"verdict", "reason"}.isdisjoint(columns)
+    assert columns == {column.name for column in schema_ledger.ledger_events.columns}
+    assert (row.uuid, row.log_index, bytes(row.entry)) == ("e1", 0, b'{"log_index":0}')
     db.close()
 
 

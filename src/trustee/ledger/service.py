@@ -5,11 +5,16 @@ leaf is the RFC 8785 bytes of the stored record, including its ``log_index``, so
 assigned inside the append transaction, under the log's state lock.
 
 Appending is a group commit (:mod:`trustee.ledger.commit`): concurrent :meth:`post_event`
-callers queue their events; one of them checks and serialises the queued events and verifies
-their device signatures, then integrates them in one transaction (one fsync), and every
-caller gets its answer only after that commit. Inside the transaction each event is checked
-against the key actually in force at the index it gets (a rotation by another process is seen
-there), and an event the asset refuses is answered 400 without failing its neighbours.
+callers queue their events; one of them checks and serialises the queued events, then
+integrates them in one transaction (one fsync), and every caller gets its answer only after
+that commit.
+
+Device signatures are checked at the door only for assets with ``require_signature``, which
+refuse what does not verify: inside the transaction each such event is checked against the key
+actually in force at the index it gets (a rotation by another process is seen there), and an
+event the asset refuses is answered 400 without failing its neighbours. Every other verdict is
+a function of the stored entry and the key history, both immutable, so it is computed when
+someone asks (``verify_event``, ``verify_asset``, the offline audit), never stored.
 """
 
 from __future__ import annotations
@@ -79,8 +84,6 @@ _EVENT_COLUMNS = (
     "timestamp_accepted",
     "operation",
     "behaviour",
-    "verdict",
-    "reason",
 )
 
 
@@ -98,18 +101,25 @@ def _assets_with_keys_sql(count: int) -> str:
 
 @dataclass
 class _Item:
-    """A prepared event and the verdict its caller computed against the key it expected."""
+    """A prepared event and, for an asset that requires signatures, the verdict its caller
+    computed against the key it expected (``None`` otherwise: nothing is decided by it)."""
 
     prepared: PreparedEvent
     key_slot: tuple[str, str] | None
-    verdict: Verdict
+    verdict: Verdict | None
 
 
 @dataclass
-class _Asset:
+class _Signing:
+    """Whether an asset refuses events without a good signature, and its key history."""
+
     require_signature: bool
-    attributes: dict[str, Any]
     keys: list[KeyRecord]
+
+
+@dataclass
+class _Asset(_Signing):
+    attributes: dict[str, Any]
 
 
 class LedgerService:
@@ -129,7 +139,7 @@ class LedgerService:
         self.log = TransparencyLog(db, barrier, origin, clock=clock)
         self._clock = clock
         self._keys: dict[tuple[str, str], DeviceKey] = {}
-        self._histories: dict[str, list[KeyRecord]] = {}
+        self._signing: dict[str, _Signing] = {}
         self.committer: GroupCommitter[EventRequest, dict[str, Any]] = GroupCommitter(
             self._integrate, prepare=self._prepare, max_batch=max_batch
         )
@@ -229,7 +239,7 @@ class LedgerService:
                     valid_from_index=state.size,
                 )
             )
-        self._histories.pop(asset, None)
+        self._signing.pop(asset, None)
         return self.read_asset(asset)
 
     # -- events ----------------------------------------------------------------------------
@@ -265,10 +275,18 @@ class LedgerService:
         return outcomes  # type: ignore[return-value]  # atomic: records only
 
     def _prepare(self, request: EventRequest) -> _Item:
-        """Everything that needs no lock: shape checks, serialisation, the device signature."""
+        """Everything that needs no lock: shape checks, serialisation, and the device signature
+        when the asset refuses events without a good one.
+
+        Other events are not checked at the door: their verdict is a function of the stored
+        entry and the key history, both immutable, so every reader recomputes it (and must,
+        to trust it) from what the log holds.
+        """
         prepared = prepare_event(request)
-        history = self._history(request.asset_uuid)
-        latest = key_for_index(history, merkle.MAX_TREE_SIZE)
+        signing = self._signing_of(request.asset_uuid)
+        if not signing.require_signature:
+            return _Item(prepared, None, None)
+        latest = key_for_index(signing.keys, merkle.MAX_TREE_SIZE)
         verdict = check_evidence(request.event_attributes, self._device_key(latest))
         return _Item(prepared, _slot(latest), verdict)
 
@@ -306,12 +324,13 @@ class LedgerService:
                 if asset is None:
                     raise NotFound(f"no asset {request.asset_uuid!r}")
                 log_index = state.size + len(rows)
-                verdict = self._verdict_at(item, asset.keys, log_index)
-                if asset.require_signature and not verdict.good:
-                    raise InvalidRequest(
-                        f"asset {request.asset_uuid} requires a good device signature: "
-                        f"{verdict.status} ({verdict.reason})"
-                    )
+                if asset.require_signature:
+                    verdict = self._verdict_at(item, asset.keys, log_index)
+                    if not verdict.good:
+                        raise InvalidRequest(
+                            f"asset {request.asset_uuid} requires a good device signature: "
+                            f"{verdict.status} ({verdict.reason})"
+                        )
                 record, entry = compose_entry(item.prepared, log_index, accepted)
                 if request.asset_attributes:
                     merged = {
@@ -335,8 +354,6 @@ class LedgerService:
                     now,
                     request.operation,
                     request.behaviour,
-                    verdict.status,
-                    verdict.reason[:64],
                 )
             )
             outcomes.append(record)
@@ -354,7 +371,7 @@ class LedgerService:
     def _verdict_at(self, item: _Item, history: list[KeyRecord], log_index: int) -> Verdict:
         """The verdict under the key in force at ``log_index``: the caller's, if it was that key."""
         record = key_for_index(history, log_index)
-        if _slot(record) == item.key_slot:
+        if item.verdict is not None and _slot(record) == item.key_slot:
             return item.verdict
         request = item.prepared.request
         return check_evidence(request.event_attributes, self._device_key(record))
@@ -470,7 +487,7 @@ class LedgerService:
         return {"identity": f"assets/{asset}", "events": results, "counts": counts}
 
     def _stored_verdict(self, row: Any, history: list[KeyRecord], leaves: Mapping) -> Verdict:
-        """Recomputed from the stored bytes, never read from the verdict column."""
+        """Recomputed from the stored bytes: the entry and the key history."""
         stored = leaves.get((0, row.log_index))
         if stored is None or stored != merkle.leaf_hash(row.entry):
             return Verdict(BAD, "entry_not_in_log")
@@ -555,21 +572,21 @@ class LedgerService:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _history(self, asset: str) -> list[KeyRecord]:
-        """The asset's key history as last seen: a hint, re-read inside every append."""
-        history = self._histories.get(asset)
-        if history is None:
+    def _signing_of(self, asset: str) -> _Signing:
+        """The asset's signing rules as last seen: a hint, re-read inside every append."""
+        signing = self._signing.get(asset)
+        if signing is None:
             with self.db.connect() as conn:
-                if not _asset_exists(conn, asset):
-                    raise NotFound(f"no asset {asset!r}")
-                history = _key_history(conn, asset)
-            self._remember(asset, history)
-        return history
+                found = self._assets_for(conn, [asset])
+            if asset not in found:
+                raise NotFound(f"no asset {asset!r}")
+            signing = found[asset]
+        return signing
 
-    def _remember(self, asset: str, history: list[KeyRecord]) -> None:
-        if len(self._histories) >= _CACHE_LIMIT:
-            self._histories.clear()
-        self._histories[asset] = history
+    def _remember(self, asset: str, signing: _Signing) -> None:
+        if len(self._signing) >= _CACHE_LIMIT:
+            self._signing.clear()
+        self._signing[asset] = _Signing(signing.require_signature, signing.keys)
 
     def _assets_for(self, conn: Connection, uuids: Iterable[str]) -> dict[str, _Asset]:
         """The batch's assets with their key histories, read under the append lock."""
@@ -579,12 +596,12 @@ class LedgerService:
             uuid, require_signature, attributes, seq = row[:4]
             asset = found.get(uuid)
             if asset is None:
-                asset = _Asset(bool(require_signature), orjson.loads(attributes), [])
+                asset = _Asset(bool(require_signature), [], orjson.loads(attributes))
                 found[uuid] = asset
             if seq is not None:
                 asset.keys.append(_key_record_of(row[3:]))
         for uuid, asset in found.items():
-            self._remember(uuid, asset.keys)
+            self._remember(uuid, asset)
         return found
 
     def _device_key(self, record: KeyRecord | None) -> DeviceKey | None:

@@ -13,6 +13,7 @@ SQLite the caller's ``BEGIN IMMEDIATE`` takes the database's write lock for the 
 DDL is transactional on both engines, so a failing step leaves no half-made schema.
 """
 
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 
@@ -37,14 +38,37 @@ def _v1_core(conn: Connection) -> None:
 
 
 def _v2_ledger(conn: Connection) -> None:
-    _create(conn, *schema_ledger.TABLES)
+    # The events table as this step always made it: with the verdict reached at acceptance,
+    # which step 4 drops.
+    events = schema_ledger.ledger_events.to_metadata(sa.MetaData())
+    for name, width in _ACCEPTANCE_VERDICT:
+        events.append_column(sa.Column(name, sa.String(width), nullable=False))
+    _create(
+        conn,
+        *(
+            events if table is schema_ledger.ledger_events else table
+            for table in schema_ledger.TABLES
+        ),
+    )
 
 
 def _v3_auth(conn: Connection) -> None:
     _create(conn, *schema_auth.TABLES)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_core, _v2_ledger, _v3_auth)
+def _v4_no_acceptance_verdict(conn: Connection) -> None:
+    """Events keep no verdict: readers recompute it from the entry and the key history, and
+    checking every signature at the door halved the append rate for nothing read."""
+    if conn.dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+        raise RuntimeError(f"SQLite 3.35 or newer is needed (this is {sqlite3.sqlite_version})")
+    table = conn.dialect.identifier_preparer.format_table(schema_ledger.ledger_events)
+    for name, _ in _ACCEPTANCE_VERDICT:
+        conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {name}")
+
+
+_ACCEPTANCE_VERDICT = (("verdict", 16), ("reason", 64))
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_core, _v2_ledger, _v3_auth, _v4_no_acceptance_verdict)
 
 
 def current_version(conn: Connection) -> int:

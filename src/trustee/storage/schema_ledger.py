@@ -1,4 +1,4 @@
-"""Tables of the signed-records ledger (migration 2): assets, key history, events, the log.
+"""Tables of the signed-records ledger (migrations 2 and 4): assets, key history, events, the log.
 
 The log is stored as RFC 9162 *complete subtrees* (see :mod:`trustee.ledger.merkle`): a node
 ``(level, node_index)`` is written once, when the tree first covers its leaves, and never
@@ -44,12 +44,10 @@ ledger_events = sa.Table(
     sa.Column("timestamp_accepted", sa.Float, nullable=False, index=True),
     sa.Column("operation", sa.String(256), nullable=False),
     sa.Column("behaviour", sa.String(256), nullable=False),
-    sa.Column("verdict", sa.String(16), nullable=False),
-    sa.Column("reason", sa.String(64), nullable=False),
     sa.Index("ix_ledger_events_asset_log_index", "asset_uuid", "log_index"),
 )
-"""Events; ``entry`` is the RFC 8785 bytes of the record, i.e. the log leaf. ``verdict`` and
-``reason`` are the check made at acceptance, kept for listing; verification recomputes them."""
+"""Events; ``entry`` is the RFC 8785 bytes of the record, i.e. the log leaf. No verdict is
+stored: it is a function of the entry and the key history, and readers recompute it."""
 
 ledger_log_nodes = sa.Table(
     "ledger_log_nodes",
