@@ -58,7 +58,8 @@ def _v3_auth(conn: Connection) -> None:
 
 def _v4_no_acceptance_verdict(conn: Connection) -> None:
     """Events keep no verdict: readers recompute it from the entry and the key history, and
-    checking every signature at the door halved the append rate for nothing read."""
+    checking every signature at the door, for a column nothing read, took two fifths of the
+    append rate."""
     if conn.dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
         raise RuntimeError(f"SQLite 3.35 or newer is needed (this is {sqlite3.sqlite_version})")
     table = conn.dialect.identifier_preparer.format_table(schema_ledger.ledger_events)
