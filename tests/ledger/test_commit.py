@@ -6,7 +6,7 @@ known without timing; the service is checked with real threads on both storage e
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -55,6 +55,21 @@ class Gate:
                 pending.settle(pending.prepared * 10)
 
 
+def answers_behind_a_held_batch(
+    committer: GroupCommitter[int, int], gate: Gate, values: Iterable[int]
+) -> list[int]:
+    """Submit 0 and hold its batch at ``gate`` until ``values`` are all queued behind it, then
+    open the gate; the answers, 0's first."""
+    values = list(values)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        first = pool.submit(committer.submit, 0)
+        assert gate.entered.wait(WAIT)
+        later = [pool.submit(committer.submit, value) for value in values]
+        wait_until(lambda: committer.queued() == len(values), f"{len(values)} callers queued")
+        gate.opened.set()
+        return [future.result(WAIT) for future in [first, *later]]
+
+
 def test_callers_queued_behind_a_commit_form_the_next_batch() -> None:
     gate = Gate()
     committer: GroupCommitter[int, int] = GroupCommitter(gate)
@@ -84,13 +99,7 @@ def test_callers_queued_behind_a_commit_form_the_next_batch() -> None:
 def test_max_batch_splits_the_queue() -> None:
     gate = Gate()
     committer: GroupCommitter[int, int] = GroupCommitter(gate, max_batch=2)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        first = pool.submit(committer.submit, 0)
-        assert gate.entered.wait(WAIT)
-        later = [pool.submit(committer.submit, v) for v in range(1, 6)]
-        wait_until(lambda: committer.queued() == 5, "five callers queued")
-        gate.opened.set()
-        assert [f.result(WAIT) for f in [first, *later]] == [0, 10, 20, 30, 40, 50]
+    assert answers_behind_a_held_batch(committer, gate, range(1, 6)) == [0, 10, 20, 30, 40, 50]
     assert [len(b) for b in gate.batches] == [1, 2, 2, 1]
 
 
@@ -156,13 +165,8 @@ def test_a_helper_thread_prepares_part_of_a_batch() -> None:
         return value
 
     committer: GroupCommitter[int, int] = GroupCommitter(gate, prepare=prepare)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        first = pool.submit(committer.submit, 0)
-        assert gate.entered.wait(WAIT)
-        later = [pool.submit(committer.submit, v) for v in range(1, 7)]
-        wait_until(lambda: committer.queued() == 6, "six callers queued")
-        gate.opened.set()
-        assert [f.result(WAIT) for f in [first, *later]] == [0, 10, 20, 30, 40, 50, 60]
+    answers = answers_behind_a_held_batch(committer, gate, range(1, 7))
+    assert answers == [0, 10, 20, 30, 40, 50, 60]
     assert sorted(gate.batches[1]) == [1, 2, 3, 4, 5, 6]
     assert preparers[1] != preparers[2]
     committer.close()

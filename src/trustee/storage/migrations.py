@@ -37,6 +37,10 @@ def _v1_core(conn: Connection) -> None:
     _create(conn, schema.barrier, schema.server_tokens, schema.trustees, schema.kv_config)
 
 
+# The columns (name, width) in which step 2 kept each event's verdict, and step 4 dropped.
+_ACCEPTANCE_VERDICT = (("verdict", 16), ("reason", 64))
+
+
 def _v2_ledger(conn: Connection) -> None:
     # The events table as this step always made it: with the verdict reached at acceptance,
     # which step 4 drops.
@@ -66,8 +70,6 @@ def _v4_no_acceptance_verdict(conn: Connection) -> None:
     for name, _ in _ACCEPTANCE_VERDICT:
         conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {name}")
 
-
-_ACCEPTANCE_VERDICT = (("verdict", 16), ("reason", 64))
 
 MIGRATIONS: tuple[Migration, ...] = (_v1_core, _v2_ledger, _v3_auth, _v4_no_acceptance_verdict)
 
