@@ -4,6 +4,7 @@ Tests taking ``storage_url`` or ``empty_storage_url`` run on SQLite and on Postg
 SQLite tuning and file-permission tests are SQLite's own.
 """
 
+import json
 import os
 import stat
 import subprocess
@@ -13,7 +14,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from trustee.storage import open_database, schema, schema_ledger
+from trustee.storage import open_database, schema, schema_auth, schema_ledger
 from trustee.storage.migrations import MIGRATIONS, current_version, migrate
 
 
@@ -135,13 +136,80 @@ def test_step_4_drops_the_acceptance_verdict_and_keeps_every_event(empty_storage
             {"entry": b'{"log_index":0}'},
         )
     with db.begin() as conn:
-        assert migrate(conn) == [4]
+        assert migrate(conn, MIGRATIONS[:4]) == [4]
     with db.connect() as conn:
         columns = {column["name"] for column in sa.inspect(conn).get_columns("ledger_events")}
         row = conn.execute(sa.select(schema_ledger.ledger_events)).one()
     assert {"verdict", "reason"}.isdisjoint(columns)
     assert columns == {column.name for column in schema_ledger.ledger_events.columns}
     assert (row.uuid, row.log_index, bytes(row.entry)) == ("e1", 0, b'{"log_index":0}')
+    db.close()
+
+
+def _token_row(accessor, policies, metadata=None, parent=None):
+    return {
+        "token_hash": accessor.ljust(64, "0"),
+        "accessor": accessor,
+        "policies": json.dumps(policies),
+        "metadata": json.dumps(metadata or {}),
+        "display_name": "token",
+        "created_time": 1.0,
+        "expire_time": None,
+        "ttl": 0,
+        "explicit_max_ttl": 0,
+        "renewable": False,
+        "parent_accessor": parent,
+    }
+
+
+def test_step_5_puts_policy_names_in_their_one_form(empty_storage_url):
+    """Names are trimmed and lower-cased; a name that only now reads as root is dropped, and
+    tokens a login issued with root (and their children) are revoked."""
+    db = open_database(empty_storage_url, apply_migrations=False)
+    with db.begin() as conn:
+        assert migrate(conn, MIGRATIONS[:4]) == [1, 2, 3, 4]
+        conn.execute(
+            sa.insert(schema_auth.acl_policies),
+            [
+                {"name": n, "text": "", "parsed": "{}", "updated_time": 0.0}
+                for n in ("Alice-Only", "ops")
+            ],
+        )
+        conn.execute(
+            sa.insert(schema.server_tokens),
+            [
+                _token_row("root", ["root"]),
+                _token_row("user", ["Alice-Only", " ops ", "Root", "default"]),
+                _token_row("minted", ["default", "root"], {"role": "r1", "issuer": "0x1"}),
+                _token_row("child", ["default"], parent="minted"),
+            ],
+        )
+    with db.begin() as conn:
+        assert migrate(conn) == [5]
+    with db.connect() as conn:
+        names = conn.execute(sa.select(schema_auth.acl_policies.c.name)).scalars().all()
+        tokens_t = schema.server_tokens
+        tokens = dict(conn.execute(sa.select(tokens_t.c.accessor, tokens_t.c.policies)).all())
+    assert sorted(names) == ["alice-only", "ops"]
+    assert {accessor: json.loads(p) for accessor, p in tokens.items()} == {
+        "root": ["root"],
+        "user": ["alice-only", "default", "ops"],
+    }
+    db.close()
+
+
+def test_step_5_refuses_names_that_differ_only_in_case(empty_storage_url):
+    db = open_database(empty_storage_url, apply_migrations=False)
+    with db.begin() as conn:
+        migrate(conn, MIGRATIONS[:4])
+        conn.execute(
+            sa.insert(schema_auth.acl_policies),
+            [{"name": n, "text": "", "parsed": "{}", "updated_time": 0.0} for n in ("Ops", "ops")],
+        )
+    with pytest.raises(RuntimeError, match="differ only in case"), db.begin() as conn:
+        migrate(conn)
+    with db.connect() as conn:
+        assert current_version(conn) == 4
     db.close()
 
 

@@ -11,7 +11,6 @@ another replica is honoured within that many seconds.
 """
 
 import json
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -19,14 +18,14 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from trustee.auth.policy import DEFAULT, DEFAULT_POLICY, ROOT, Policy, allows, parse_policy
+from trustee.auth.policy import DEFAULT_POLICY, Policy, allows, parse_policy
+from trustee.auth.policy_names import DEFAULT, ROOT, policy_name
 from trustee.auth.token_store import TokenEntry
 from trustee.errors import InvalidRequest, NotFound
 from trustee.storage import Database
 from trustee.storage.schema_auth import acl_policies as _P
 from trustee.storage.upsert import upsert
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", re.ASCII)
 BUILTIN = (DEFAULT, ROOT)
 DEFAULT_POLICY_TEXT = """# Every token may look itself up, renew and revoke itself.
 path "auth/token/lookup-self" { capabilities = ["read"] }
@@ -44,15 +43,6 @@ class StoredPolicy:
     """None for ``root``, which is not expressed as rules."""
 
 
-def check_policy_name(name: object) -> str:
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidRequest(
-            "a policy name is 1 to 128 letters, digits, '_', '.' or '-', not starting with "
-            "a punctuation mark"
-        )
-    return name
-
-
 class PolicyStore:
     """Create, read, list and delete ACL policies."""
 
@@ -68,7 +58,7 @@ class PolicyStore:
         self._listeners.append(listener)
 
     def put(self, name: str, text: str) -> StoredPolicy:
-        check_policy_name(name)
+        name = policy_name(name)
         if name in BUILTIN:
             raise InvalidRequest(f"the {name!r} policy is built in and cannot be changed")
         policy = parse_policy(text)
@@ -83,7 +73,7 @@ class PolicyStore:
         return StoredPolicy(name, text, policy)
 
     def get(self, name: str) -> StoredPolicy:
-        check_policy_name(name)
+        name = policy_name(name)
         if name == ROOT:
             return StoredPolicy(ROOT, ROOT_POLICY_TEXT, None)
         if name == DEFAULT:
@@ -113,7 +103,7 @@ class PolicyStore:
 
     def delete(self, name: str) -> None:
         """Delete a policy; deleting one that does not exist is no error (as in Vault)."""
-        check_policy_name(name)
+        name = policy_name(name)
         if name in BUILTIN:
             raise InvalidRequest(f"the {name!r} policy is built in and cannot be deleted")
         with self._db.begin() as conn:

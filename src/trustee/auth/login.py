@@ -2,7 +2,8 @@
 
 The checks, in order (each refusal carries a reason code):
 
-1. the role exists (``unknown_role``) and does not grant ``root`` (``root_policy``, 403);
+1. the role exists (``unknown_role``), its policy names are valid (``invalid_policy``, 403) and
+   do not include ``root`` in any spelling (``root_policy``, 403);
 2. the token verifies against the role's issuers (trust list and/or ``bound_issuers``) and
    audiences with :func:`~trustee.tokens.verify_token`: the reasons of API.md §4, with
    ``untrusted_issuer`` answered 403 and the others 400. With several bound audiences, the token
@@ -24,7 +25,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from trustee.auth.roles import ROOT_POLICY, Role, RoleService, claim_matches, claim_text
+from trustee.auth.policy_names import DEFAULT, ROOT, policy_names
+from trustee.auth.roles import Role, RoleService, claim_matches, claim_text
 from trustee.auth.token_store import IssuedServerToken, TokenStore
 from trustee.auth.trust_lists import TrustListService
 from trustee.errors import InvalidRequest, NotFound, PermissionDenied
@@ -88,7 +90,13 @@ class TrusteeLogin:
             role = self._roles.get(role_name)
         except NotFound:
             raise LoginError("unknown_role", f"no role named {role_name!r}") from None
-        if ROOT_POLICY in role.token_policies:  # a role stored before roles refused root
+        # The role's policies in their one form: a role stored by an older version may have
+        # kept another spelling (" root") that the token store would have read as root.
+        try:
+            policies = policy_names([*role.token_policies, DEFAULT], "token_policies")
+        except InvalidRequest as exc:
+            raise LoginDenied("invalid_policy", f"role {role.name!r}: {exc.message}") from None
+        if ROOT in policies:
             raise LoginDenied("root_policy", f"role {role.name!r} may not issue root tokens")
 
         # 2. verification: signature, time, audience, trust
@@ -140,7 +148,7 @@ class TrusteeLogin:
                 if text is not None:
                     metadata[key] = text
         issued = self._tokens.create(
-            sorted({*role.token_policies, "default"}),
+            policies,
             ttl=role.token_ttl or None,
             explicit_max_ttl=role.token_max_ttl or None,
             metadata=metadata,

@@ -67,8 +67,6 @@ __all__ = [
 MAX_POLICY_BYTES = 64 * 1024
 MAX_RULES = 1000
 MAX_PATTERN_LENGTH = 512
-ROOT = "root"
-DEFAULT = "default"
 
 
 class PolicyError(InvalidRequest):

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from trustee.auth.policy_names import grantable_policy_names
 from trustee.auth.trust_lists import check_name, trust_list_of
 from trustee.durations import parse_duration
 from trustee.errors import InvalidRequest, NotFound
@@ -26,7 +27,6 @@ from trustee.storage.schema_auth import auth_roles as _R
 from trustee.storage.upsert import upsert
 
 RESERVED_METADATA = frozenset({"role", "issuer"})
-ROOT_POLICY = "root"
 MAX_LIST = 1000
 MAX_VALUE_LENGTH = 1024
 
@@ -81,10 +81,11 @@ def make_role(name: str, config: dict[str, Any]) -> Role:
     clashes = sorted(set(mappings.values()) & RESERVED_METADATA)
     if clashes:
         raise InvalidRequest(f"claim_mappings may not write the metadata keys {clashes}")
-    policies = _strings(config.get("token_policies") or [], "token_policies")
-    if ROOT_POLICY in policies:
-        # As in Vault, a login never yields a root token: root is made only by sys/init.
-        raise InvalidRequest("a login role cannot grant the root policy")
+    # As in Vault, a login never yields a root token: only a root token makes one.
+    policies = config.get("token_policies") or []
+    if isinstance(policies, str):  # Vault's API takes a comma-separated list too
+        policies = [item for item in policies.split(",") if item.strip()]
+    policies = grantable_policy_names(policies, "token_policies")
     ttl = parse_duration(config.get("token_ttl") or 0, what="token_ttl")
     max_ttl = parse_duration(config.get("token_max_ttl") or 0, what="token_max_ttl")
     if max_ttl and ttl > max_ttl:

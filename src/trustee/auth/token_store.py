@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from trustee.auth.policy_names import ROOT, policy_names
 from trustee.crypto.encoding import b64url_encode
 from trustee.durations import parse_duration
 from trustee.errors import InvalidRequest, PermissionDenied
@@ -38,9 +39,7 @@ TOKEN_PREFIX = "hvs."
 DEFAULT_TTL = 768 * 3600
 """Vault's default: 32 days."""
 MAX_TTL = 768 * 3600
-ROOT_POLICY = "root"
 MAX_TOKEN_LENGTH = 256
-MAX_POLICIES = 64
 MAX_METADATA_BYTES = 16 * 1024
 LOOKUP_CACHE_SECONDS = 2.0
 MAX_CACHED_TOKENS = 10_000
@@ -123,17 +122,26 @@ class TokenStore:
         parent_accessor: str | None = None,
         now: float | None = None,
     ) -> IssuedServerToken:
-        """A new token; ``ttl`` None or 0 means the default, capped by ``max_ttl``."""
+        """A new token; ``ttl`` None or 0 means the default, capped by ``max_ttl``.
+
+        A child (``parent_accessor`` given) never outlives its parent: its expiry is capped at
+        the parent's, as Vault revokes children with their parent. Which callers may make
+        orphans (no parent) is the caller's decision, not the store's.
+        """
         created = time.time() if now is None else now
         explicit = 0
         if explicit_max_ttl is not None:
             explicit = min(parse_duration(explicit_max_ttl, what="explicit_max_ttl"), self.max_ttl)
         requested = parse_duration(ttl, what="ttl") if ttl is not None else 0
         lifetime = min(requested or self.default_ttl, explicit or self.max_ttl)
-        if parent_accessor is not None and not isinstance(parent_accessor, str):
-            raise InvalidRequest("parent_accessor must be a string")
+        if parent_accessor is not None:
+            if not isinstance(parent_accessor, str):
+                raise InvalidRequest("parent_accessor must be a string")
+            parent_expiry = self._parent_expiry(parent_accessor, created)
+            if parent_expiry is not None:
+                lifetime = min(lifetime, max(0, int(parent_expiry - created)))
         return self._insert(
-            policies=_check_policies(policies),
+            policies=policy_names(policies),
             expire_time=created + lifetime,
             ttl=lifetime,
             explicit_max_ttl=explicit,
@@ -153,7 +161,7 @@ class TokenStore:
         """
         return self._insert(
             client_token=client_token,
-            policies=[ROOT_POLICY],
+            policies=[ROOT],
             expire_time=None,
             ttl=0,
             explicit_max_ttl=0,
@@ -228,6 +236,10 @@ class TokenStore:
             if row.explicit_max_ttl:
                 limit = min(limit, row.created_time + row.explicit_max_ttl)
             expire_time = min(expire_time, limit)
+            if row.parent_accessor is not None:
+                parent_expiry = _live_expiry(conn, row.parent_accessor, current)
+                if parent_expiry is not None:
+                    expire_time = min(expire_time, parent_expiry)
             conn.execute(
                 sa.update(_T).where(_T.c.token_hash == token_hash).values(expire_time=expire_time)
             )
@@ -268,6 +280,11 @@ class TokenStore:
             ).rowcount
 
     # -- internals -----------------------------------------------------------------------
+
+    def _parent_expiry(self, accessor: str, now: float) -> float | None:
+        """The live parent's expiry (None: never expires); PermissionDenied when it is gone."""
+        with self._db.connect() as conn:
+            return _live_expiry(conn, accessor, now)
 
     def _recall(self, token_hash: str, now: float) -> TokenEntry | None:
         hit = self._cache.get(token_hash)
@@ -341,6 +358,14 @@ def _revoke_tree(conn: sa.Connection, accessor: str) -> None:
         pending = [child for child in children if child not in seen]
 
 
+def _live_expiry(conn: sa.Connection, accessor: str, now: float) -> float | None:
+    """The expiry of the live token ``accessor`` (None: never); PermissionDenied if none lives."""
+    row = conn.execute(sa.select(_T.c.expire_time).where(_T.c.accessor == accessor)).first()
+    if row is None or _expired(row.expire_time, now):
+        raise PermissionDenied("permission denied: the parent token is revoked or expired")
+    return row.expire_time
+
+
 def _hash_input(client_token: object) -> str | None:
     if not isinstance(client_token, str) or not 0 < len(client_token) <= MAX_TOKEN_LENGTH:
         return None
@@ -349,17 +374,6 @@ def _hash_input(client_token: object) -> str | None:
 
 def _expired(expire_time: float | None, now: float) -> bool:
     return expire_time is not None and expire_time <= now
-
-
-def _check_policies(policies: object) -> list[str]:
-    if not isinstance(policies, list | tuple) or len(policies) > MAX_POLICIES:
-        raise InvalidRequest(f"policies must be a list of at most {MAX_POLICIES} names")
-    cleaned = set()
-    for policy in policies:
-        if not isinstance(policy, str) or not policy.strip() or len(policy) > 128:
-            raise InvalidRequest("each policy must be a non-empty name of at most 128 characters")
-        cleaned.add(policy.strip())
-    return sorted(cleaned)
 
 
 def _check_metadata(metadata: object) -> dict[str, str]:

@@ -13,6 +13,7 @@ SQLite the caller's ``BEGIN IMMEDIATE`` takes the database's write lock for the 
 DDL is transactional on both engines, so a failing step leaves no half-made schema.
 """
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -71,7 +72,58 @@ def _v4_no_acceptance_verdict(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {name}")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_core, _v2_ledger, _v3_auth, _v4_no_acceptance_verdict)
+def _v5_policy_names(conn: Connection) -> None:
+    """Policy names in their one form (trimmed, lower-case), as every way in now writes them.
+
+    Stored policies and the policy lists of live tokens are rewritten. A name that only now
+    reads as ``root`` (``"Root"`` granted nothing before) is dropped, never promoted; tokens
+    that a login issued with ``root`` (a role's ``" root"`` was read as root by the token
+    store) are revoked with their children, since no login may yield root.
+    """
+    policies_t, tokens_t = schema_auth.acl_policies, schema.server_tokens
+    names = conn.execute(sa.select(policies_t.c.name)).scalars().all()
+    for name in names:
+        normal = name.strip().lower()
+        if normal == name:
+            continue
+        if normal in names or normal in ("root", "default"):
+            raise RuntimeError(
+                f"policies {name!r} and {normal!r} differ only in case; policy names are now "
+                "case-insensitive: rename or delete one with the previous version, then upgrade"
+            )
+        conn.execute(sa.update(policies_t).where(policies_t.c.name == name).values(name=normal))
+    revoked: list[str] = []
+    rows = conn.execute(sa.select(tokens_t.c.accessor, tokens_t.c.policies, tokens_t.c.metadata))
+    for accessor, stored, metadata in rows.all():
+        policies = json.loads(stored)
+        if "root" in policies and "role" in json.loads(metadata):
+            revoked.append(accessor)
+            continue
+        normal = sorted(
+            {p.strip().lower() for p in policies if p == "root" or p.strip().lower() != "root"}
+        )
+        if normal != policies:
+            conn.execute(
+                sa.update(tokens_t)
+                .where(tokens_t.c.accessor == accessor)
+                .values(policies=json.dumps(normal))
+            )
+    while revoked:
+        children = conn.execute(
+            sa.select(tokens_t.c.accessor).where(tokens_t.c.parent_accessor.in_(revoked))
+        ).scalars()
+        children = list(children)
+        conn.execute(sa.delete(tokens_t).where(tokens_t.c.accessor.in_(revoked)))
+        revoked = children
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_core,
+    _v2_ledger,
+    _v3_auth,
+    _v4_no_acceptance_verdict,
+    _v5_policy_names,
+)
 
 
 def current_version(conn: Connection) -> int:

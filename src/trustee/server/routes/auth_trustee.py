@@ -159,7 +159,7 @@ def login(request: Request, body: LoginBody) -> ORJSONResponse:
     """No token needed: the JWT is the credential."""
     unsealed(request)
     result = core_of(request).login.login(body.role, body.jwt)
-    auth = auth_block(result.issued) | {"metadata": result.issued.metadata}
+    auth = auth_block(result.issued, orphan=True) | {"metadata": result.issued.metadata}
     return ok(None, auth=auth)
 
 

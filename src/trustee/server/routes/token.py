@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import Field
 
+from trustee.auth.policy_names import DEFAULT, ROOT, policy_names
 from trustee.auth.token_store import IssuedServerToken, TokenEntry
 from trustee.errors import InvalidRequest, PermissionDenied
 from trustee.server.envelope import ORJSONResponse, no_content, ok
@@ -31,7 +32,7 @@ class RenewRequest(Body):
     increment: str | int | None = None
 
 
-def auth_block(issued: IssuedServerToken) -> dict[str, Any]:
+def auth_block(issued: IssuedServerToken, *, orphan: bool) -> dict[str, Any]:
     return {
         "client_token": issued.client_token,
         "accessor": issued.accessor,
@@ -42,7 +43,7 @@ def auth_block(issued: IssuedServerToken) -> dict[str, Any]:
         "renewable": issued.renewable,
         "entity_id": "",
         "token_type": "service",
-        "orphan": False,
+        "orphan": orphan,
     }
 
 
@@ -67,15 +68,20 @@ def lookup_data(entry: TokenEntry) -> dict[str, Any]:
 def create_token(
     request: Request, body: CreateTokenRequest, caller: TokenEntry = requires("update")
 ) -> ORJSONResponse:
-    policies = body.policies if body.policies is not None else list(caller.policies)
     if body.num_uses:
         raise InvalidRequest("num_uses is not supported; use a ttl")
-    if not body.no_default_policy and "root" not in policies:
-        policies = [*policies, "default"]
-    if "root" not in caller.policies and not set(policies) <= set(caller.policies) | {"default"}:
-        # Vault's rule: a child token carries no policy its parent lacks.
-        raise PermissionDenied("child token policies must be a subset of the caller's")
-    issued = core_of(request).tokens.create(
+    core = core_of(request)
+    policies = policy_names(body.policies if body.policies is not None else caller.policies)
+    if not body.no_default_policy and ROOT not in policies:
+        policies = [*policies, DEFAULT]
+    if ROOT not in caller.policies:
+        # Vault's rules: only a root token makes a root token, a child token carries no policy
+        # its parent lacks, and an orphan (which outlives its creator) needs sudo.
+        if not set(policies) <= {*caller.policies, DEFAULT}:
+            raise PermissionDenied("child token policies must be a subset of the caller's")
+        if body.no_parent and not core.authorizer.allowed(caller, "auth/token/create", "sudo"):
+            raise PermissionDenied("permission denied: no_parent needs sudo on auth/token/create")
+    issued = core.tokens.create(
         policies,
         ttl=body.ttl,
         renewable=body.renewable,
@@ -84,7 +90,7 @@ def create_token(
         display_name=body.display_name,
         parent_accessor=None if body.no_parent else caller.accessor,
     )
-    return ok(None, auth=auth_block(issued))
+    return ok(None, auth=auth_block(issued, orphan=body.no_parent))
 
 
 @router.get("/auth/token/lookup-self")
