@@ -40,7 +40,7 @@ def test_each_request_has_a_request_and_a_response_entry(server):
     assert request["request"]["id"] == response["request"]["id"]
     assert request["request"]["path"] == "/v1/trustee/trustees/alice"
     assert response["response"]["status"] == 200
-    assert response["response"]["data"]["data"]["name"] == "alice"
+    assert response["response"]["data"]["data"]["name"] == hash_of(server, "alice")
     assert response["auth"]["policies"] == ["root"]
     assert response["auth"]["accessor"].startswith(HASH_PREFIX)
 
@@ -86,7 +86,39 @@ def test_secret_fields_are_hashed_at_every_depth(server):
     assert verify[-2]["request"]["data"]["token"] == expected
     claims = [e for e in entries(server.audit_path) if e["request"]["path"].endswith("/claim")]
     assert claims[-1]["response"]["data"]["data"]["jwt"] == expected
-    assert claims[-1]["response"]["data"]["data"]["claims"]["aud"] == "agency"  # not a secret
+    issued_claims = claims[-1]["response"]["data"]["data"]["claims"]
+    assert issued_claims["aud"] == hash_of(server, "agency")  # every string, as in Vault
+    assert isinstance(issued_claims["exp"], int)  # numbers and the shape stay readable
+
+
+def test_the_token_served_is_the_token_logged(server):
+    """Two X-Vault-Token headers: the request is served with the first, and the log names
+    that one (and keeps both values, hashed)."""
+    with server.client() as client:
+        child = client.post("/v1/auth/token/create", json={"policies": ["default"]})
+    first, second = server.root_token, child.json()["auth"]["client_token"]
+    headers = [("X-Vault-Token", first), ("X-Vault-Token", second)]
+    answer = httpx.get(f"{server.address}/v1/auth/token/lookup-self", headers=headers)
+    assert answer.json()["data"]["policies"] == ["root"]  # served with the first
+    request = [e for e in entries(server.audit_path) if e["type"] == "request"][-1]["request"]
+    assert request["client_token"] == hash_of(server, first)
+    assert request["headers"]["x-vault-token"] == [hash_of(server, first), hash_of(server, second)]
+
+
+def test_credentials_in_the_query_never_reach_the_log(server):
+    """A token in the query string is refused, and hashed in the log under every usual name."""
+    query = {"X-Vault-Token": "qs-secret-1", "access_token": "qs-secret-2", "token": "qs-secret-3"}
+    answer = httpx.get(f"{server.address}/v1/trustee/trustees?list=true", params=query)
+    assert answer.status_code == 403
+    text = server.audit_path.read_text()
+    assert not any(value in text for value in query.values())
+    request = [e for e in entries(server.audit_path) if e["type"] == "request"][-1]["request"]
+    assert request["query"]["access_token"] == hash_of(server, "qs-secret-2")
+
+
+def hash_of(server, value):
+    with server.client() as client:
+        return client.post("/v1/sys/audit-hash", json={"input": value}).json()["data"]["hash"]
 
 
 def test_audit_hash_needs_sudo(server):
@@ -168,8 +200,22 @@ def test_the_key_is_kept_beside_an_sqlite_database(tmp_path):
     assert (tmp_path / "audit-hmac.key").stat().st_mode & 0o077 == 0
 
 
-def test_redaction_hashes_values_not_structure(tmp_path):
+def test_redaction_hashes_every_string_by_default(tmp_path):
     device = AuditDevice(tmp_path / "a.log", bytes(32))
+    body = {"name": "alice", "shares": 5, "nested": [{"ok": True, "address": "0xab"}]}
+    assert device.redact(body) == {
+        "name": device.hash("alice"),
+        "shares": 5,
+        "nested": [{"ok": True, "address": device.hash("0xab")}],
+    }
+    assert device.redact_query(b"list=true&x=1&x=2") == {
+        "list": device.hash("true"),
+        "x": [device.hash("1"), device.hash("2")],
+    }
+
+
+def test_clear_values_still_hash_secrets_and_credentials(tmp_path):
+    device = AuditDevice(tmp_path / "a.log", bytes(32), clear_values=True)
     body = {
         "keys": ["share-1", "share-2"],
         "keystore": {"crypto": {"ciphertext": "00"}},
@@ -185,3 +231,10 @@ def test_redaction_hashes_values_not_structure(tmp_path):
     assert opaque == {"bytes": 18, "hmac": device.hash(b"passphrase=hunter2")}
     headers = device.redact_headers([(b"authorization", b"Bearer hvs.secret")])
     assert headers == {"authorization": f"Bearer {device.hash('hvs.secret')}"}
+    query = device.redact_query(b"list=true&X-Vault-Token=a&access_token=b&api_key=c")
+    assert query == {
+        "list": "true",
+        "X-Vault-Token": device.hash("a"),
+        "access_token": device.hash("b"),
+        "api_key": device.hash("c"),
+    }

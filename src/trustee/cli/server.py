@@ -53,7 +53,15 @@ def load_config(path: Path) -> dict[str, Any]:
         config = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         fail(f"cannot read config {path}: {exc}")
-    unknown = set(config) - {"storage", "listen", "unseal_key_file", "audit_file", "audit_key_file"}
+    known = {
+        "storage",
+        "listen",
+        "unseal_key_file",
+        "audit_file",
+        "audit_key_file",
+        "audit_clear_values",
+    }
+    unknown = set(config) - known
     if unknown:
         fail(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
     return config
@@ -127,14 +135,18 @@ def worker_app() -> FastAPI:
     return create_app(core, audit_device(settings["audit"], settings["storage"]))
 
 
-def audit_device(audit: tuple[str, str | None] | None, storage_url: Any) -> AuditDevice | None:
-    """The ``--audit-file`` device (with its ``--audit-key-file``), or None; fails cleanly."""
+def audit_device(
+    audit: tuple[str, str | None, bool] | None, storage_url: Any
+) -> AuditDevice | None:
+    """The ``--audit-file`` device (with its ``--audit-key-file`` and
+    ``--audit-clear-values``), or None; fails cleanly."""
     from trustee.server.audit import open_audit_device
 
     if audit is None:
         return None
     try:
-        return open_audit_device(audit[0], audit[1], storage_url)
+        path, key, clear_values = audit
+        return open_audit_device(path, key, storage_url, clear_values=clear_values)
     except ValueError as exc:
         fail(str(exc))
 
@@ -192,6 +204,13 @@ def server_command(
         Path | None,
         typer.Option("--audit-key-file", help="Audit HMAC key (default: the data folder)."),
     ] = None,
+    audit_clear_values: Annotated[
+        bool,
+        typer.Option(
+            "--audit-clear-values",
+            help="Audit non-secret values in clear (secret fields and credentials stay hashed).",
+        ),
+    ] = False,
 ) -> None:
     """Run the HTTP API. Without --dev it starts sealed: `trustee operator init`, `unseal`."""
     import uvicorn
@@ -235,7 +254,12 @@ def server_command(
     options = uvicorn_options(host, port, log_level)
     audit_path = audit_file or settings.get("audit_file")
     audit_key = audit_key_file or settings.get("audit_key_file")
-    audit = (str(audit_path), str(audit_key) if audit_key else None) if audit_path else None
+    clear_values = audit_clear_values or settings.get("audit_clear_values") is True
+    audit = (
+        (str(audit_path), str(audit_key) if audit_key else None, clear_values)
+        if audit_path
+        else None
+    )
     if workers > 1:
         audit_device(audit, storage)  # refuse to start here rather than in every worker
         os.environ[WORKER_SETTINGS_ENV] = json.dumps(

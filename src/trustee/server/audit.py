@@ -1,11 +1,16 @@
 """The file audit device, as Vault has it: every request and response as a JSON line.
 
-Secrets never reach the file. The value of every secret field (:data:`SECRET_FIELDS`, at any
-depth of a request or response body, and the query), every credential header
-(:data:`SECRET_HEADERS`) and every body that is not JSON is replaced by
-``hmac-sha256:<hex>``, an HMAC-SHA256 under a key of this server. An operator who holds a token
-(or a share, a passphrase) can ask ``sys/audit-hash`` for its HMAC and find it in the log; a
-reader of the log learns nothing else, and without the key cannot even test guesses.
+Secrets never reach the file. As Vault's device does by default, every string value of a
+request or response body and of the query is replaced by ``hmac-sha256:<hex>``, an
+HMAC-SHA256 under a key of this server, and so are every credential header
+(:data:`SECRET_HEADERS`), the token the request was served with, and every body that is not
+JSON; names, numbers and the shape of each body stay readable. An operator who holds a token
+(or a share, a passphrase, an address) can ask ``sys/audit-hash`` for its HMAC and find it in
+the log; a reader of the log learns nothing else, and without the key cannot even test guesses.
+
+``clear_values`` (``trustee server --audit-clear-values``) writes string values in clear,
+except those of secret fields (:data:`SECRET_FIELDS`, at any depth) and of query parameters
+whose name looks like a credential (:func:`secret_name`), which stay hashed.
 
 The key is 32 random bytes, hex, in a file of its own (mode 0600), created on first use: by
 default ``audit-hmac.key`` in the data folder of an SQLite server, so it is not shipped with
@@ -37,7 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustee.errors import InvalidRequest
 from trustee.server.envelope import ORJSONResponse, envelope, error_response
-from trustee.server.guard import requires
+from trustee.server.guard import client_token, requires
 from trustee.server.json_depth import json_depth_exceeds
 from trustee.server.middleware import read_body, replay
 from trustee.server.routes.common import Body, write
@@ -79,6 +84,17 @@ SECRET_HEADERS = frozenset(
     {"authorization", "cookie", "proxy-authorization", "set-cookie", "x-vault-token"}
 )
 UNAVAILABLE = "audit log unavailable"
+_CREDENTIAL_WORDS = ("token", "secret", "pass", "key", "jwt", "auth", "session")
+
+
+def secret_name(name: str) -> bool:
+    """Whether a query parameter or header by this name may carry a credential.
+
+    Broad on purpose: clients put tokens in parameters of many names (``X-Vault-Token``,
+    ``access_token``, ``api_key``, ``password``), and hashing a harmless value costs little.
+    """
+    lowered = name.lower()
+    return lowered in SECRET_FIELDS or any(word in lowered for word in _CREDENTIAL_WORDS)
 
 
 class AuditUnavailable(Exception):
@@ -88,10 +104,11 @@ class AuditUnavailable(Exception):
 class AuditDevice:
     """Appends JSON lines to one file and hashes secrets under one key."""
 
-    def __init__(self, path: Path, key: bytes) -> None:
+    def __init__(self, path: Path, key: bytes, *, clear_values: bool = False) -> None:
         if len(key) != 32:
             raise ValueError("an audit HMAC key is 32 bytes")
         self.path = Path(path)
+        self.clear_values = clear_values
         self._key = key
         self._lock = threading.Lock()
 
@@ -99,13 +116,13 @@ class AuditDevice:
         return f"<AuditDevice {str(self.path)!r}>"
 
     @classmethod
-    def open(cls, path: Path, key_path: Path) -> "AuditDevice":
+    def open(cls, path: Path, key_path: Path, *, clear_values: bool = False) -> "AuditDevice":
         """The device for ``path``, its key read from ``key_path`` (created when missing).
 
         Both files are tried now, so a server that cannot audit refuses to start rather
         than refusing every request.
         """
-        device = cls(Path(path), load_or_create_key(Path(key_path)))
+        device = cls(Path(path), load_or_create_key(Path(key_path)), clear_values=clear_values)
         device._append(b"")
         return device
 
@@ -137,7 +154,8 @@ class AuditDevice:
     # -- redaction -----------------------------------------------------------------------
 
     def redact(self, value: Any, secret: frozenset[str] = SECRET_FIELDS) -> Any:
-        """``value`` with the value of every field named in ``secret`` hashed, at any depth."""
+        """``value`` with every string hashed, at any depth (with ``clear_values``, only the
+        values of fields named in ``secret``); a secret object is hashed whole."""
         if isinstance(value, dict):
             return {
                 name: self._secret(item) if name in secret else self.redact(item, secret)
@@ -145,6 +163,8 @@ class AuditDevice:
             }
         if isinstance(value, list):
             return [self.redact(item, secret) for item in value]
+        if isinstance(value, str) and not self.clear_values:
+            return self.hash(value)
         return value
 
     def _secret(self, value: Any) -> Any:
@@ -172,26 +192,40 @@ class AuditDevice:
                 pass
         return {"bytes": len(body), "hmac": self.hash(body)}
 
-    def redact_headers(self, headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
-        result: dict[str, str] = {}
+    def redact_headers(self, headers: list[tuple[bytes, bytes]]) -> dict[str, str | list[str]]:
+        """Headers by lower-case name; a repeated header keeps every value, in order."""
+        result: dict[str, str | list[str]] = {}
         for raw_name, raw_value in headers:
             name = raw_name.decode("latin-1").lower()
             value = raw_value.decode("latin-1")
-            if name in SECRET_HEADERS:
+            if name in SECRET_HEADERS or secret_name(name):
                 scheme, _, credential = value.partition(" ")
                 value = (
                     f"{scheme} {self.hash(credential.strip())}"
                     if name == "authorization" and credential
                     else self.hash(value)
                 )
-            result[name] = value
+            _add(result, name, value)
         return result
 
     def redact_query(self, query: bytes) -> dict[str, Any]:
+        """Parameters by name (a repeated one as a list): each value hashed, or with
+        ``clear_values`` those whose name looks like a credential."""
         result: dict[str, Any] = {}
         for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
-            result[name] = self.hash(value) if name in SECRET_FIELDS else value
+            if not self.clear_values or secret_name(name):
+                value = self.hash(value)
+            _add(result, name, value)
         return result
+
+
+def _add(fields: dict[str, Any], name: str, value: str) -> None:
+    """``value`` under ``name``; a name seen before holds the list of its values, in order."""
+    before = fields.get(name)
+    if before is None:
+        fields[name] = value
+    else:
+        fields[name] = [*before, value] if isinstance(before, list) else [before, value]
 
 
 def load_or_create_key(path: Path) -> bytes:
@@ -223,7 +257,11 @@ def default_key_path(storage_url: str | sa.URL) -> Path | None:
 
 
 def open_audit_device(
-    audit_file: str | Path, key_file: str | Path | None, storage_url: str | sa.URL
+    audit_file: str | Path,
+    key_file: str | Path | None,
+    storage_url: str | sa.URL,
+    *,
+    clear_values: bool = False,
 ) -> AuditDevice:
     """The device for ``trustee server --audit-file``; ValueError says what is wrong."""
     key_path = Path(key_file) if key_file else default_key_path(storage_url)
@@ -233,7 +271,7 @@ def open_audit_device(
             "data folder of an SQLite server, and this one has none"
         )
     try:
-        return AuditDevice.open(Path(audit_file), key_path)
+        return AuditDevice.open(Path(audit_file), key_path, clear_values=clear_values)
     except OSError as exc:
         raise ValueError(f"cannot open the audit log or its key: {exc}") from None
 
@@ -257,8 +295,10 @@ class AuditMiddleware:
         body, tail = await read_body(receive)
         request_id = str(uuid.uuid4())
         headers = scope.get("headers", [])
+        token = client_token(Request(scope))
         request = {
             "id": request_id,
+            "client_token": device.hash(token) if token is not None else None,
             "method": scope["method"],
             "path": scope["path"],
             "query": device.redact_query(scope.get("query_string", b"")),

@@ -2,8 +2,10 @@
 
 In order: Vault's conventions (the ``LIST`` verb becomes ``GET ?list=true``; a body under
 ``/v1/`` is JSON whatever ``Content-Type`` says, as ``curl -d`` sends it), the rate limits, then
-the body is read once (the body cap stands in front) and refused if its JSON nests too deep.
-What passes goes to one of the *hot routes* when one matches, else to the API application.
+the body is read once (the body cap stands in front) and, when a route would read it as JSON,
+decoded once by :func:`~trustee.server.decoder.decode_json_body`, which refuses what no route
+may read. What passes goes to one of the *hot routes* when one matches, else to the API
+application; both read the decoded text, and the hot routes its value (:func:`parsed_body`).
 
 The hot routes (token verification and claims) are answered here, ahead of FastAPI: its
 per-request machinery (telemetry, error and exit-stack middleware, routing over every route,
@@ -16,19 +18,29 @@ errors go through the same mapping (:func:`~trustee.server.envelope.error_respon
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from starlette.requests import Request
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from trustee.server.decoder import BodyRefused, decode_json_body
 from trustee.server.envelope import error_response, error_response_for
-from trustee.server.json_depth import MAX_JSON_DEPTH, json_depth_exceeds
+from trustee.server.json_depth import MAX_JSON_DEPTH
 from trustee.server.middleware import read_body, replay
 from trustee.server.ratelimit import RateLimits
 
-__all__ = ["RequestGate", "vault_conventions"]
+__all__ = ["MISSING", "RequestGate", "parsed_body", "vault_conventions"]
 
 _RELABELLED = frozenset({b"application/x-www-form-urlencoded", b"text/plain"})
+_PARSED_BODY = "trustee.parsed_body"
+MISSING: Any = object()
+"""No body: routes report it with their fields' errors, after the token is checked."""
+
+
+def parsed_body(request: Request) -> Any:
+    """The value of the request's JSON body as the gate decoded it, or :data:`MISSING`."""
+    return request.scope.get(_PARSED_BODY, MISSING)
 
 
 class RequestGate:
@@ -57,29 +69,42 @@ class RequestGate:
             await refusal(scope, receive, send)
             return
         body, tail = await read_body(receive)
-        if json_depth_exceeds(body, self.max_depth):
-            message = f"request body nests JSON deeper than {self.max_depth} levels"
-            await error_response(400, message)(scope, receive, send)
-            return
+        if body and _read_as_json(scope):
+            try:
+                body, value = decode_json_body(body, self.max_depth)
+            except BodyRefused as refusal:
+                await error_response(400, str(refusal))(scope, receive, send)
+                return
+            scope = {**scope, _PARSED_BODY: value}
         receive = replay(body, tail, receive)
         for route in self.hot_routes:
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
-                scope = {**scope, **child_scope, "app": self.app}
-                await self._serve(route, scope, body, receive, send)
+                scope = {**scope, **child_scope, "app": self.app, "route": route}
+                await self._serve(route, scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
-    async def _serve(
-        self, route: Route, scope: Scope, body: bytes, receive: Receive, send: Send
-    ) -> None:
+    async def _serve(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        request._body = body  # read above; Request.body() gives it back without a re-read
         try:
             response = await route.endpoint(request)
         except Exception as exc:  # mapped as FastAPI's handlers map it; 500 logs the type only
             response = error_response_for(request, exc)
         await response(scope, receive, send)
+
+
+def _read_as_json(scope: Scope) -> bool:
+    """Whether a route would read the body as JSON: FastAPI reads a body without a type, or
+    of type ``application/json`` or ``application/*+json``, as JSON (the relabelling of
+    :func:`vault_conventions` has already happened)."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            kind = value.split(b";", 1)[0].strip().lower()
+            return kind == b"application/json" or (
+                kind.startswith(b"application/") and kind.endswith(b"+json")
+            )
+    return True
 
 
 def vault_conventions(scope: Scope) -> Scope:

@@ -1,16 +1,24 @@
 """The dependency every protected route declares: unsealed, a live token, and permission.
 
 The ACL path is the request path below ``/v1/``, as in Vault, so a policy names exactly what a
-client calls.
+client calls, with one exception that keeps it one path per resource: a path parameter that
+has several spellings of one resource (an address in any case, a policy name) is written in
+its one form first, so a policy on ``trustee/addresses/<EIP-55>`` is not bypassed by the
+lower-case spelling of the same address.
 """
 
 from collections.abc import Callable
 
 from fastapi import Depends, Request
 
+from trustee.auth.policy_names import policy_name
 from trustee.auth.token_store import TokenEntry
 from trustee.core import Core
-from trustee.errors import PermissionDenied
+from trustee.crypto.address import parse_address
+from trustee.errors import PermissionDenied, TrusteeError
+
+_CANONICAL: dict[str, Callable[[str], str]] = {"address": parse_address, "policy": policy_name}
+"""Path parameters whose value has one form, by name, and the function that gives it."""
 
 
 def core_of(request: Request) -> Core:
@@ -29,7 +37,26 @@ def client_token(request: Request) -> str | None:
 
 
 def acl_path(request: Request) -> str:
-    return request.scope["path"].removeprefix("/v1/")
+    """The request path below ``/v1/``, each aliasing parameter in its one form."""
+    scope = request.scope
+    path: str = scope["path"]
+    params = scope.get("path_params") or {}
+    route = scope.get("route")
+    if route is not None and not _CANONICAL.keys().isdisjoint(params):
+        path = route.path_format.format(
+            **{name: _canonical(name, value) for name, value in params.items()}
+        )
+    return path.removeprefix("/v1/")
+
+
+def _canonical(name: str, value: str) -> str:
+    canonical = _CANONICAL.get(name)
+    if canonical is None:
+        return value
+    try:
+        return canonical(value)
+    except (ValueError, TrusteeError):  # not a valid one: the route refuses it anyway
+        return value
 
 
 def authorize(request: Request, *capabilities: str) -> TokenEntry:

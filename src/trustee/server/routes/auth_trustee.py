@@ -82,21 +82,21 @@ def list_policies(request: Request, _=requires("list")) -> ORJSONResponse:
     return ok({"keys": core_of(request).policies.list_names()})
 
 
-@router.get("/sys/policies/acl/{name}")
-def read_policy(request: Request, name: str, _=requires("read")) -> ORJSONResponse:
-    stored = core_of(request).policies.get(name)
+@router.get("/sys/policies/acl/{policy}")
+def read_policy(request: Request, policy: str, _=requires("read")) -> ORJSONResponse:
+    stored = core_of(request).policies.get(policy)
     return ok({"name": stored.name, "policy": stored.text})
 
 
-@write(router, "/sys/policies/acl/{name}", status_code=204)
-def write_policy(request: Request, name: str, body: PolicyBody, _=requires("update", "sudo")):
-    core_of(request).policies.put(name, body.policy)
+@write(router, "/sys/policies/acl/{policy}", status_code=204)
+def write_policy(request: Request, policy: str, body: PolicyBody, _=requires("update", "sudo")):
+    core_of(request).policies.put(policy, body.policy)
     return no_content()
 
 
-@router.delete("/sys/policies/acl/{name}", status_code=204)
-def delete_policy(request: Request, name: str, _=requires("delete", "sudo")):
-    core_of(request).policies.delete(name)
+@router.delete("/sys/policies/acl/{policy}", status_code=204)
+def delete_policy(request: Request, policy: str, _=requires("delete", "sudo")):
+    core_of(request).policies.delete(policy)
     return no_content()
 
 

@@ -1,17 +1,16 @@
 """Request-body conventions shared by every route module."""
 
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import orjson
 from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Match, Route
 from starlette.types import Scope
+
+from trustee.server.gate import MISSING
 
 
 class Body(BaseModel):
@@ -63,29 +62,11 @@ class JsonRoute(Route):
 
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
-MISSING: Any = object()
-"""An empty body: FastAPI reports it with the fields' errors, after the token is checked."""
-
-
-def read_json(raw: bytes) -> Any:
-    """A JSON body as FastAPI reads one for a required body model, with the same errors."""
-    if not raw:
-        return MISSING
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        pass  # orjson is stricter (NaN, huge integers, other encodings): the reference decides
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}
-        raise RequestValidationError([error | {"input": {}, "ctx": {"error": exc.msg}}]) from None
-    except ValueError:  # bytes that are no Unicode text
-        raise HTTPException(400, "There was an error parsing the body") from None
 
 
 def validate_body(model: type[BodyT], data: Any) -> BodyT:
-    """``data`` validated into ``model`` as FastAPI validates a body, with the same errors."""
+    """``data`` (the gate's :func:`~trustee.server.gate.parsed_body`) validated into
+    ``model`` as FastAPI validates a body, with the same errors."""
     if data is MISSING:
         raise RequestValidationError(
             [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]

@@ -14,12 +14,12 @@ from trustee.errors import InvalidRequest
 from trustee.ledger.paging import DEFAULT_PAGE_SIZE
 from trustee.ledger.service import EventRequest, LedgerService
 from trustee.server.envelope import ORJSONResponse, ok
+from trustee.server.gate import parsed_body
 from trustee.server.guard import authorize, client_token, core_of, requires
 from trustee.server.routes.common import (
     Body,
     JsonRoute,
     is_list,
-    read_json,
     validate_body,
     write,
 )
@@ -159,7 +159,7 @@ async def fast_post_event(request: Request) -> Response:
     """``post_event`` served by the request gate: the same checks in the same order (JSON
     syntax, the token, the body's fields), and the caller awaits its batch's commit on the
     event loop instead of holding a worker thread through it."""
-    data = read_json(await request.body())
+    data = parsed_body(request)
     core = core_of(request)
     token = client_token(request)
     if token is not None and core.tokens.cached(token) is not None:

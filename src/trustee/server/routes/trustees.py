@@ -14,8 +14,9 @@ from trustee.crypto.jwk import secp256k1_jwk
 from trustee.custody.trustees import TrusteeInfo, decode_data, verify_signature
 from trustee.errors import InvalidRequest
 from trustee.server.envelope import ORJSONResponse, no_content, ok
+from trustee.server.gate import parsed_body
 from trustee.server.guard import authorize, client_token, core_of, requires
-from trustee.server.routes.common import Body, JsonRoute, read_json, validate_body, write
+from trustee.server.routes.common import Body, JsonRoute, validate_body, write
 from trustee.tokens import TrustList, verify_token
 
 router = APIRouter(tags=["trustee"])
@@ -236,14 +237,14 @@ def _verify(core: Core, body: VerifyToken) -> ORJSONResponse:
 
 
 async def fast_verify(request: Request) -> Response:
-    body = validate_body(VerifyToken, read_json(await request.body()))
+    body = validate_body(VerifyToken, parsed_body(request))
     if body.trust_list is None:
         return _verify(core_of(request), body)
     return await run_in_threadpool(_verify, core_of(request), body)
 
 
 async def fast_claim(request: Request) -> Response:
-    data = read_json(await request.body())
+    data = parsed_body(request)
     core, name = core_of(request), request.path_params["name"]
 
     def answer() -> Response:
