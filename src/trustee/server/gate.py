@@ -95,20 +95,21 @@ class RequestGate:
 
 
 def _read_as_json(scope: Scope) -> bool:
-    """Whether a route would read the body as JSON: FastAPI reads a body without a type, or
-    of type ``application/json`` or ``application/*+json``, as JSON (the relabelling of
-    :func:`vault_conventions` has already happened)."""
+    """Whether a route would read the body as JSON: FastAPI reads a body of type
+    ``application/json`` or ``application/*+json`` as JSON (and, under ``/v1/``, the
+    relabelling of :func:`vault_conventions` has already happened)."""
     for name, value in scope["headers"]:
         if name == b"content-type":
             kind = value.split(b";", 1)[0].strip().lower()
             return kind == b"application/json" or (
                 kind.startswith(b"application/") and kind.endswith(b"+json")
             )
-    return True
+    return False
 
 
 def vault_conventions(scope: Scope) -> Scope:
-    """``LIST`` as ``GET ?list=true``, and a form or text body under ``/v1/`` labelled JSON.
+    """``LIST`` as ``GET ?list=true``, and a form, text or unlabelled body under ``/v1/``
+    labelled JSON.
 
     Vault's CLI and many hvac methods send the literal LIST method (hvac's generic ``list()``
     sends ``GET ?list=True``), so routes know one listing form. ``curl -d '{...}'``, the form
@@ -129,4 +130,6 @@ def vault_conventions(scope: Scope) -> Scope:
                     relabelled.append((b"content-type", b"application/json"))
                     scope = dict(scope, headers=relabelled)
                 break
+        else:
+            scope = dict(scope, headers=[*headers, (b"content-type", b"application/json")])
     return scope
