@@ -274,7 +274,8 @@ def _oracle_signers(
     header: dict[str, Any], payload: dict[str, Any], signature: bytes, signing_input: str
 ) -> list[bytes]:
     """The public keys for which OpenSSL finds the signature valid (a 64-byte ECDSA
-    signature is valid for two keys, one per recovery id; the token names which it means)."""
+    signature is valid for two keys, one per recovery id, or four when r < p − n; the token
+    names which it means)."""
     message = signing_input.encode("ascii")
     if header.get("alg") == "ES256":
         eth = payload.get("eth", "")
@@ -285,7 +286,7 @@ def _oracle_signers(
     else:
         candidates = []
         low_s = _low_s(signature)
-        for recovery_id in (0, 1):
+        for recovery_id in (0, 1, 2, 3):
             try:
                 digest = hashlib.sha256(message).digest()
                 candidates.append(recover_public_key(digest, low_s + bytes([recovery_id])))

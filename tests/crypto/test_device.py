@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from eth_account import Account
 
 from trustee.crypto.device import (
+    REASONS,
     DeviceKey,
     check_ed25519_public_key,
     parse_device_key,
@@ -54,6 +55,14 @@ def ec_jwk(public_key, crv: str) -> dict:
         "x": b64u(numbers.x.to_bytes(32, "big")),
         "y": b64u(numbers.y.to_bytes(32, "big")),
     }
+
+
+def recovers(digest: bytes, rs: bytes, recovery: int, key: DeviceKey) -> bool:
+    """Whether coincurve recovers ``key`` from ``rs`` with ``recovery``: the expected v."""
+    recovered = coincurve.PublicKey.from_signature_and_message(
+        rs + bytes([recovery]), digest, hasher=None
+    )
+    return recovered.format(compressed=False).hex() == key.public_key
 
 
 def raw_ecdsa(private_key, message: bytes) -> bytes:
@@ -171,9 +180,35 @@ def test_es256k_accepts_high_and_low_s_and_65_byte_form():
     other_s = (n - s).to_bytes(32, "big")
     assert key.verify(message, signature)
     assert key.verify(message, r + other_s)
-    for v in (0, 1, 27, 28):
-        assert key.verify(message, signature + bytes([v]))
-    assert not key.verify(message, signature + b"\x05")
+    digest = hashlib.sha256(message).digest()
+    recovery = next(v for v in (0, 1) if recovers(digest, signature, v, key))
+    flipped = recovery ^ 1  # negating s negates the nonce point: the other y parity
+    for rs, right in ((signature, recovery), (r + other_s, flipped)):
+        for v in (*range(4), *range(27, 31), 5, 31, 255):
+            expected = (True, "ok") if v in (right, right + 27) else (False, "recovery_id_mismatch")
+            assert verify_evidence(key, EVIDENCE, b64u(rs + bytes([v]))) == expected, v
+
+
+def test_es256k_65_byte_form_refuses_a_wrong_recovery_byte_with_its_own_reason():
+    """Before the recovery byte was checked, r‖s‖v verified under a public key with any v."""
+    signer = SIGNERS["ES256K"]
+    key = parse_device_key("ES256K", signer.forms["hex"])
+    signature = signer.sign(EVIDENCE.encode())
+    digest = hashlib.sha256(EVIDENCE.encode()).digest()
+    good = next(v for v in (0, 1) if recovers(digest, signature, v, key))
+    assert verify_evidence(key, EVIDENCE, b64u(signature + bytes([good]))) == (True, "ok")
+    wrong = signature + bytes([good ^ 1])
+    assert verify_evidence(key, EVIDENCE, b64u(wrong)) == (False, "recovery_id_mismatch")
+    assert not key.verify(EVIDENCE.encode(), wrong)
+    assert key.check(EVIDENCE.encode(), wrong) == "recovery_id_mismatch"
+    # A forged r‖s stays a plain mismatch whatever its v.
+    forged = bytes([signature[0] ^ 1]) + signature[1:] + bytes([good])
+    assert verify_evidence(key, EVIDENCE, b64u(forged)) == (False, "signature_mismatch")
+    assert verify_evidence(key, EVIDENCE + " ", b64u(signature + bytes([good]))) == (
+        False,
+        "signature_mismatch",
+    )
+    assert "recovery_id_mismatch" in REASONS
 
 
 # --- Ethereum address keys (checked by recovery) --------------------------------------------

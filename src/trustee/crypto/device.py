@@ -3,8 +3,11 @@
 A device (a car's telematics unit, a sensor) signs the UTF-8 bytes of its evidence with one of:
 
 * ``ES256K``: ECDSA secp256k1 over SHA-256 of the message, 64 bytes ``r‖s`` or 65 bytes
-  ``r‖s‖v``. The key may also be an Ethereum address; the signature is then checked by
-  recovering the public key and comparing addresses, as wallets prove control of an address.
+  ``r‖s‖v`` (v the recovery id, 0..3 or 27..30). The key may also be an Ethereum address; the
+  signature is then checked by recovering the public key and comparing addresses, as wallets
+  prove control of an address (a 64-byte signature tries every recovery id that can exist).
+  For a public key, v must be the id that recovers that key: a signature whose ``r‖s`` is
+  right but whose v is not is refused with its own reason, so each signature has one form.
 * ``EdDSA``: Ed25519 (RFC 8032), 64-byte signatures.
 * ``ES256``: ECDSA P-256 over SHA-256, 64 bytes ``r‖s`` as JOSE writes it (RFC 7518 §3.4).
   DER is refused: one encoding per signature keeps "same signature, same bytes" true.
@@ -40,6 +43,7 @@ from trustee.crypto.secp256k1 import (
     es256k_recover_candidates,
     parse_public_key,
     recover_public_key,
+    recovers_to,
 )
 
 __all__ = [
@@ -66,12 +70,14 @@ REASON_OK = "ok"
 REASON_NOT_BASE64URL = "signature_not_base64url"
 REASON_WRONG_LENGTH = "signature_wrong_length"
 REASON_MISMATCH = "signature_mismatch"
+REASON_RECOVERY_ID_MISMATCH = "recovery_id_mismatch"
 REASON_EVIDENCE_NOT_TEXT = "evidence_not_text"
 REASONS = (
     REASON_OK,
     REASON_NOT_BASE64URL,
     REASON_WRONG_LENGTH,
     REASON_MISMATCH,
+    REASON_RECOVERY_ID_MISMATCH,
     REASON_EVIDENCE_NOT_TEXT,
 )
 
@@ -151,41 +157,61 @@ class DeviceKey:
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """True when ``signature`` is this key's over ``message``; False for anything else."""
+        return self.check(message, signature) == REASON_OK
+
+    def check(self, message: bytes, signature: bytes) -> str:
+        """``ok``, or why ``signature`` is not this key's over ``message``; never raises.
+
+        The reasons are ``signature_wrong_length``, ``signature_mismatch`` and, for a 65-byte
+        ES256K signature under a public key whose ``r‖s`` verifies but whose v is not the
+        recovery id of this key, ``recovery_id_mismatch``.
+        """
         if not isinstance(message, bytes | bytearray) or not isinstance(
             signature, bytes | bytearray
         ):
-            return False
+            return REASON_MISMATCH
         message, signature = bytes(message), bytes(signature)
         if len(signature) not in self.signature_lengths:
-            return False
+            return REASON_WRONG_LENGTH
         try:
-            return self._verify(message, signature)
+            return self._check(message, signature)
         except (CryptoError, InvalidSignature, ValueError, TypeError, OverflowError):
-            return False
+            return REASON_MISMATCH
 
-    def _verify(self, message: bytes, signature: bytes) -> bool:
+    def _check(self, message: bytes, signature: bytes) -> str:
         if self.alg == EDDSA:
             self._verifier.verify(signature, message)
-            return True
+            return REASON_OK
         if self.alg == ES256:
             r = int.from_bytes(signature[:32], "big")
             s = int.from_bytes(signature[32:], "big")
             if r == 0 or s == 0:
-                return False
+                return REASON_MISMATCH
             der = encode_dss_signature(r, s)
             self._verifier.verify(der, message, ec.ECDSA(hashes.SHA256()))
-            return True
-        if len(signature) == 65 and signature[64] not in (0, 1, 27, 28):
-            return False
-        if isinstance(self._verifier, VerifyingKey):
-            return self._verifier.verify_es256k(signature[:64], message)
-        # An address: recover, then compare addresses.
+            return REASON_OK
+        verifier = self._verifier
+        if isinstance(verifier, VerifyingKey):
+            if len(signature) == 64:
+                return REASON_OK if verifier.verify_es256k(signature, message) else REASON_MISMATCH
+            # One recovery decides a good signature: the key it recovers is one the signature
+            # verifies under. Only a refusal pays a second operation, to say which part is wrong.
+            digest = hashlib.sha256(message).digest()
+            if recovers_to(digest, signature, verifier.public_key):
+                return REASON_OK
+            if verifier.verify_digest(signature[:64], digest):
+                return REASON_RECOVERY_ID_MISMATCH
+            return REASON_MISMATCH
+        # An address: recover, then compare addresses. With v the recovery byte names the key,
+        # so a wrong v recovers another key and is a mismatch like any other.
         if len(signature) == 65:
             digest = hashlib.sha256(message).digest()
             candidates = [recover_public_key(digest, signature)]
         else:
             candidates = es256k_recover_candidates(message, signature)
-        return any(address_from_public_key(key) == self._verifier for key in candidates)
+        if any(address_from_public_key(key) == verifier for key in candidates):
+            return REASON_OK
+        return REASON_MISMATCH
 
 
 def parse_device_key(alg: str, public_key: str | dict[str, Any]) -> DeviceKey:
@@ -211,7 +237,9 @@ def verify_evidence(key: DeviceKey, evidence: str, signature_b64url: str) -> tup
 
     Reasons: ``ok``, ``signature_not_base64url`` (strict base64url, no padding),
     ``signature_wrong_length`` (e.g. truncated), ``signature_mismatch`` (forged, altered
-    evidence or another key), ``evidence_not_text``.
+    evidence or another key), ``recovery_id_mismatch`` (ES256K under a public key: ``r‖s``
+    verifies but the 65th byte is not the recovery id that gives this key),
+    ``evidence_not_text``.
     """
     if not isinstance(signature_b64url, str):
         return False, REASON_NOT_BASE64URL
@@ -227,9 +255,8 @@ def verify_evidence(key: DeviceKey, evidence: str, signature_b64url: str) -> tup
         message = evidence.encode("utf-8")
     except UnicodeEncodeError:
         return False, REASON_EVIDENCE_NOT_TEXT
-    if key.verify(message, signature):
-        return True, REASON_OK
-    return False, REASON_MISMATCH
+    reason = key.check(message, signature)
+    return reason == REASON_OK, reason
 
 
 def check_ed25519_public_key(raw: bytes) -> bytes:

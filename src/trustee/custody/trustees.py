@@ -253,7 +253,8 @@ class TrusteeService:
     def sign(
         self, name: str, data: bytes | dict[str, Any], scheme: Scheme = "eip191"
     ) -> SignResult:
-        """An Ethereum signature (65 bytes, v = 27/28) over ``data`` hashed per ``scheme``.
+        """An Ethereum signature (65 bytes, v = 27 + recovery id: 27/28, and 29/30 with
+        probability 2⁻¹²⁸) over ``data`` hashed per ``scheme``.
 
         ``eip191`` and ``keccak256`` sign bytes; ``eip712`` signs a typed-data object.
         """
@@ -412,7 +413,10 @@ def message_hash(data: bytes | dict[str, Any] | str, scheme: str) -> bytes:
 def verify_signature(
     address: str, data: bytes | dict[str, Any], scheme: Scheme, signature_hex: str
 ) -> VerifyResult:
-    """Whether ``signature_hex`` (65 bytes, v = 0/1/27/28) over ``data`` recovers ``address``.
+    """Whether ``signature_hex`` (65 bytes r‖s‖v) over ``data`` recovers ``address``.
+
+    v is the recovery id, 0..3 or 27..30 (:data:`~trustee.crypto.secp256k1.RECOVERY_BYTES`):
+    ids 2 and 3 are tried only when r < p − n, the only signatures that can have them.
 
     Input that is not a signature at all (not hex, not 65 bytes) is :class:`InvalidRequest`;
     a well-formed signature that does not match, or recovers nothing, is ``verified=False``.

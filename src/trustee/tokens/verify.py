@@ -9,7 +9,8 @@ The steps, in order; each block below carries its number:
    ``crit`` header, is ``unsupported_algorithm``;
 4. signature — the key is recovered from the signature (or taken from the cache for a known
    address) and must derive the address the token names in ``kid`` or ``iss``
-   (``bad_signature``);
+   (``bad_signature``); ES256K tries recovery ids 0 and 1, and 2 and 3 when r < p − n
+   (:func:`~trustee.crypto.secp256k1.iter_recovered_keys`), ES256K-R uses its byte (0..3);
 5. issuer — the address whose key signed must be ``iss`` (``issuer_mismatch``);
 6. time   — ``exp`` and ``nbf`` with leeway, as of ``at`` (``expired``, ``not_yet_valid``);
 7. audience — when the token has ``aud`` the verifier must name one of them, and when the
@@ -182,8 +183,9 @@ def _es256k_signer(jws: CompactJWS, expected: str, key_cache: KeyCache) -> str |
     digest = hashlib.sha256(jws.signing_input).digest()
     if len(jws.signature) == 65:
         # ES256K-R always recovers: the recovery id is signed material, and a cached key would
-        # accept a flipped one, making the verdict depend on what the cache held.
-        if jws.signature[64] not in (0, 1):
+        # accept a flipped one, making the verdict depend on what the cache held. The byte is
+        # the id itself (0..3; 2 and 3 recover only when r < p − n), never 27 + id.
+        if jws.signature[64] > 3:
             return None
         try:
             candidates = [recover_public_key(digest, jws.signature)]

@@ -15,6 +15,9 @@ const REASONS = {
     "truncated or padded on its way here.",
   signature_mismatch: "The signature does not match this evidence under the device key: " +
     "the evidence was altered, or another key signed it.",
+  recovery_id_mismatch: "The signature's r and s verify under the device key, but its " +
+    "recovery byte v names another key: a 65-byte ES256K signature must carry the v that " +
+    "recovers the device key.",
   signature_not_base64url: "The signature is not base64url text.",
   evidence_not_text: "The evidence is not text, so there are no bytes to check.",
   evidence_missing: "There is a signature but no arc_evidence to check it against.",
