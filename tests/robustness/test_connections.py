@@ -5,8 +5,14 @@ Every test runs a real ``trustee server --dev`` on loopback and speaks raw TCP t
 has a deadline, so a server that never closes a connection fails the test instead of hanging it.
 """
 
+import asyncio
+import errno
+import logging
+import os
 import resource
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +22,14 @@ import httpx
 import pytest
 
 from live_server import LiveServer
-from trustee.server.connections import HEAD_TIMEOUT_SECONDS, KEEP_ALIVE_SECONDS
+from trustee.server.connections import (
+    HEAD_TIMEOUT_SECONDS,
+    KEEP_ALIVE_SECONDS,
+    MAX_CONNECTIONS,
+    RESERVED_DESCRIPTORS,
+    DescriptorStormFilter,
+    Throttle,
+)
 
 SLOW_CLIENTS = 50
 SLOW_HEAD = b"GET /v1/sys/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
@@ -202,3 +215,66 @@ def test_out_of_descriptors_logs_little_and_recovers(tmp_path: Path) -> None:
     assert len(lines) < 50, f"{len(lines)} lines, from:\n" + "\n".join(lines[:20])
     assert "Traceback" not in live.log()
     assert status == 200, "the server did not answer while idle clients held on"
+
+
+def test_a_throttle_reports_once_per_period_with_what_it_held() -> None:
+    now = [100.0]
+    throttle = Throttle(10, clock=lambda: now[0])
+    assert throttle.due() == 1
+    assert [throttle.due() for _ in range(5)] == [None] * 5
+    now[0] += 10
+    assert throttle.due() == 6
+
+
+def test_accept_failures_become_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    storm = DescriptorStormFilter()
+    asyncio_logger = logging.getLogger("asyncio")
+    asyncio_logger.addFilter(storm)
+    loop = asyncio.new_event_loop()
+    try:
+        with caplog.at_level(logging.ERROR, logger="asyncio"):
+            for _ in range(1000):  # as asyncio logs them: each with a traceback
+                loop.call_exception_handler(
+                    {
+                        "message": "socket.accept() out of system resource",
+                        "exception": OSError(errno.EMFILE, os.strerror(errno.EMFILE)),
+                    }
+                )
+            loop.call_exception_handler({"message": "something else"})
+    finally:
+        loop.close()
+        asyncio_logger.removeFilter(storm)
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages[0].startswith("accept() failed: Too many open files (count 1 since")
+    assert messages[1:] == ["something else"]
+    assert caplog.records[0].exc_info is None
+
+
+CAP_PROBE = """
+import resource
+from trustee.server.connections import connection_cap
+print(connection_cap(), resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+"""
+
+
+@pytest.mark.parametrize(
+    ("soft", "hard", "cap", "raised"),
+    [
+        (1024, 1024, 1024 - RESERVED_DESCRIPTORS, 1024),  # a hard limit is never exceeded
+        (256, 256, 64, 256),  # a quarter of a tiny limit
+        (1024, 4096, MAX_CONNECTIONS, MAX_CONNECTIONS + RESERVED_DESCRIPTORS),  # raised, to need
+        (8192, 8192, MAX_CONNECTIONS, 8192),  # never lowered
+    ],
+)
+def test_the_cap_fits_the_descriptor_limit(soft: int, hard: int, cap: int, raised: int) -> None:
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < hard:
+        pytest.skip(f"this process may not raise its descriptor limit to {hard}")
+    probe = subprocess.run(
+        [sys.executable, "-c", CAP_PROBE],
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert probe.stdout.split() == [str(cap), str(raised)]

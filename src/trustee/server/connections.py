@@ -126,7 +126,7 @@ class BoundedH11Protocol(H11Protocol):
             if count is not None:
                 logger.warning(
                     "connection cap of %d reached: new connections are answered 503 "
-                    "(%d since the last such line)",
+                    "(count %d since the last such line)",
                     cap,
                     count,
                 )
@@ -182,7 +182,7 @@ class DescriptorStormFilter(logging.Filter):
         error = record.exc_info[1] if record.exc_info else None
         reason = error.strerror if isinstance(error, OSError) and error.strerror else "error"
         record.msg = (
-            "accept() failed: %s (%d times since the last such line); "
+            "accept() failed: %s (count %d since the last such line); "
             "new connections wait until some close"
         )
         record.args = (reason, count)
