@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -28,7 +29,14 @@ class LiveServer:
     root: str
     unseal_key: str | None = None
 
-    def __init__(self, *args: str, log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        preexec_fn: Callable[[], object] | None = None,
+    ) -> None:
+        """``preexec_fn`` runs in the child before the server starts (to set its rlimits)."""
         self.port = free_port()
         self.address = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -47,6 +55,7 @@ class LiveServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=dict(env if env is not None else os.environ, PYTHONUNBUFFERED="1"),
+            preexec_fn=preexec_fn,
         )
         self.wait_ready()
 

@@ -5,8 +5,10 @@ to ``sys/unseal`` would reach one worker only); without it the command refuses t
 """
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +18,7 @@ from live_server import LiveServer
 from trustee.client import Client
 from trustee.core import Core
 from trustee.secret import Secret
+from trustee.server.connections import KEEP_ALIVE_SECONDS
 
 pytestmark = pytest.mark.integration
 
@@ -79,11 +82,21 @@ def test_dev_workers_share_one_storage(tmp_path: Path) -> None:
     server = Workers(
         "--dev", "--dev-root-token", "root", "--workers", "2", log_path=tmp_path / "server.log"
     )
+    idle = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    opened = time.monotonic()
     try:
         exercise(server.address, "root")
+        for _ in range(4):  # fresh connections, so both workers log some
+            httpx.get(f"{server.address}/v1/sys/health?access_token=SECRETVALUE")
+        # every worker runs the bounded protocol: a connection that never speaks is closed
+        idle.settimeout(max(0.1, opened + KEEP_ALIVE_SECONDS + 5 - time.monotonic()))
+        assert idle.recv(1) == b""
     finally:
+        idle.close()
         status = server.stop()
     assert status == 0, server.log()
+    assert "access_token=[redacted]" in server.log()
+    assert "SECRETVALUE" not in server.log()
 
 
 def test_workers_refuse_to_start_sealed(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ every other ``trustee`` command starts without loading it.
 from __future__ import annotations
 
 import atexit
+import copy
 import json
 import os
 import signal
@@ -89,15 +90,47 @@ def auto_unseal(core: Core, key_file: str | None, *, keep_env: bool = False) -> 
 
 
 def uvicorn_options(host: str, port: int, log_level: str) -> dict[str, Any]:
-    """Settings shared by one process and ``--workers`` (and by the benchmark's baseline)."""
+    """Settings shared by one process and ``--workers`` (and by the benchmark's baseline).
+
+    The protocol is uvicorn's h11 with bounded connections (see
+    :mod:`trustee.server.connections`; named by import string, as each worker loads it
+    itself), and the logging is uvicorn's with two filters, which every worker installs:
+    token-like query parameters are redacted from the access log, and asyncio's traceback per
+    failed ``accept()`` becomes one line now and then.
+    """
+    from trustee.server import connections
+
     return {
         "host": host,
         "port": port,
-        "http": "h11",
+        "http": f"{connections.__name__}:{connections.BoundedH11Protocol.__name__}",
+        "ws": "none",
         "log_level": log_level,
+        "log_config": log_config(),
+        "timeout_keep_alive": connections.KEEP_ALIVE_SECONDS,
+        "limit_concurrency": connections.connection_cap(),
+        "backlog": connections.BACKLOG,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
         "server_header": False,
     }
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration with trustee's filters on the access and asyncio loggers."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {
+        "redact_query": {"()": "trustee.server.access_log.RedactQueryFilter"},
+        "descriptor_storm": {"()": "trustee.server.connections.DescriptorStormFilter"},
+    }
+    config["loggers"]["uvicorn.access"]["filters"] = ["redact_query"]
+    config["loggers"]["asyncio"] = {
+        "handlers": ["default"],
+        "propagate": False,
+        "filters": ["descriptor_storm"],
+    }
+    return config
 
 
 def run_workers(app: str, workers: int, **options: Any) -> None:
