@@ -6,8 +6,9 @@ random handle, names a token in lists and revocations without being able to use 
 
 Lifetimes follow Vault: a token lives ``ttl`` seconds from creation (``default_ttl`` when not
 given, never above ``max_ttl``); renewing moves the expiry to now + increment, never beyond
-creation + ``explicit_max_ttl`` (when set) or creation + ``max_ttl``. The root token never
-expires and is not renewable. Revoking a token revokes the tokens it created, recursively.
+creation + ``explicit_max_ttl`` (when set) or creation + ``max_ttl``, and never beyond the
+parent's expiry: a child does not outlive the token that made it. The root token never expires
+and is not renewable. Revoking a token revokes the tokens it created, recursively.
 Expired tokens are deleted when next seen, or in bulk by :meth:`TokenStore.purge_expired`.
 
 A live token found by :meth:`TokenStore.lookup` is remembered in-process for at most

@@ -14,13 +14,25 @@ import logging
 import re
 from urllib.parse import unquote_plus
 
-SECRET_NAME_PARTS = ("token", "secret", "key", "pass", "jwt", "auth", "sig", "credential")
+SECRET_NAME_PARTS = (
+    "token",
+    "secret",
+    "key",
+    "pass",
+    "jwt",
+    "auth",
+    "sig",
+    "credential",
+    "session",
+)
 REDACTED = "[redacted]"
 
 _SEPARATORS = re.compile(r"([&;])")
 
 
 def is_secret_name(name: str) -> bool:
+    """Whether a parameter (or header) by this name may carry a credential: broad on purpose,
+    as clients put tokens under many names and hiding a harmless value costs little."""
     lowered = unquote_plus(name).lower()
     return any(part in lowered for part in SECRET_NAME_PARTS)
 

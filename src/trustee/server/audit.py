@@ -41,6 +41,7 @@ from pydantic import Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustee.errors import InvalidRequest
+from trustee.server.access_log import is_secret_name
 from trustee.server.envelope import ORJSONResponse, envelope, error_response
 from trustee.server.guard import client_token, requires
 from trustee.server.json_depth import json_depth_exceeds
@@ -84,17 +85,12 @@ SECRET_HEADERS = frozenset(
     {"authorization", "cookie", "proxy-authorization", "set-cookie", "x-vault-token"}
 )
 UNAVAILABLE = "audit log unavailable"
-_CREDENTIAL_WORDS = ("token", "secret", "pass", "key", "jwt", "auth", "session")
 
 
 def secret_name(name: str) -> bool:
-    """Whether a query parameter or header by this name may carry a credential.
-
-    Broad on purpose: clients put tokens in parameters of many names (``X-Vault-Token``,
-    ``access_token``, ``api_key``, ``password``), and hashing a harmless value costs little.
-    """
-    lowered = name.lower()
-    return lowered in SECRET_FIELDS or any(word in lowered for word in _CREDENTIAL_WORDS)
+    """Whether a query parameter or header by this name may carry a credential: the access
+    log's rule (:func:`~trustee.server.access_log.is_secret_name`), or a secret field."""
+    return name.lower() in SECRET_FIELDS or is_secret_name(name)
 
 
 class AuditUnavailable(Exception):
