@@ -5,8 +5,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from trustee.core import Core
-from trustee.server.app import create_api, front
-from trustee.server.ratelimit import DEFAULT_RULES, RateLimits, Rule, TokenBuckets
+from trustee.server.app import front
+from trustee.server.asgi.ratelimit import RateLimits, Rule, TokenBuckets
+from trustee.server.faces.vault import FACE, create_api
+from trustee.server.faces.vault.face import RATE_LIMITS
 
 
 class Clock:
@@ -59,7 +61,7 @@ def client(tmp_path):
     """The app with limits whose clock stands still: the burst is exact however slowly the
     machine answers."""
     core, _ = Core.dev(root_token="root", folder=tmp_path)
-    app = front(create_api(core), limits=RateLimits(clock=lambda: 0.0))
+    app = front(create_api(core), (FACE,), limits=RateLimits(RATE_LIMITS, clock=lambda: 0.0))
     with TestClient(app) as client:
         yield client
     core.close()
@@ -73,7 +75,7 @@ def client(tmp_path):
     ],
 )
 def test_429_with_retry_after_once_the_burst_is_spent(client, path, body):
-    burst = int(DEFAULT_RULES[path].burst)
+    burst = int(RATE_LIMITS[path].burst)
     statuses = [client.post(path, json=body).status_code for _ in range(burst)]
     assert 429 not in statuses
     refused = client.post(path, json=body)

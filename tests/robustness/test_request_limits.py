@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from trustee.core import Core
 from trustee.server.app import create_app
-from trustee.server.json_depth import MAX_JSON_DEPTH, json_depth_exceeds
+from trustee.server.asgi.json_depth import MAX_JSON_DEPTH, json_depth_exceeds
 
 ROOT = {"X-Vault-Token": "root"}
 

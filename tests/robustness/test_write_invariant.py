@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 
 from engines import open_dev_core
 from trustee.core import Core
-from trustee.server.app import create_api, create_app
+from trustee.server.app import create_app
+from trustee.server.faces.vault import create_api
 from trustee.storage.schema import metadata
 
 with warnings.catch_warnings():

@@ -8,9 +8,9 @@ from pydantic import Field
 from trustee.auth.policy_names import DEFAULT, ROOT, policy_names
 from trustee.auth.token_store import IssuedServerToken, TokenEntry
 from trustee.errors import InvalidRequest, PermissionDenied
-from trustee.server.envelope import ORJSONResponse, no_content, ok
-from trustee.server.guard import client_token, core_of, requires
-from trustee.server.routes.common import Body, write
+from trustee.server.faces.vault.common import Body, write
+from trustee.server.faces.vault.envelope import ORJSONResponse, no_content, ok
+from trustee.server.faces.vault.guard import client_token, core_of, requires
 
 router = APIRouter(tags=["auth/token"])
 

@@ -19,8 +19,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from trustee.ledger.note import NoteError, open_checkpoint
-from trustee.server.envelope import ORJSONResponse, ok
-from trustee.server.routes.common import Body
+from trustee.server.faces.vault.common import Body
+from trustee.server.faces.vault.envelope import ORJSONResponse, ok
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -7,10 +7,8 @@ from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
-from starlette.routing import Match, Route
-from starlette.types import Scope
 
-from trustee.server.gate import MISSING
+from trustee.server.asgi.gate import MISSING
 
 
 class Body(BaseModel):
@@ -43,29 +41,11 @@ def write(router: APIRouter, path: str, **options: Any) -> Callable[[Callable], 
     return register
 
 
-class JsonRoute(Route):
-    """A plain Starlette route for a hot path, served by the request gate ahead of FastAPI.
-
-    FastAPI's per-request work (dependency solving, a worker thread for every sync handler)
-    costs several times what a short handler does itself. A JsonRoute takes only requests its
-    endpoint answers exactly as the FastAPI route of the same path would: that path and method
-    with an ``application/json`` body. Anything else (another method, another or no content
-    type) matches nothing here and reaches the FastAPI route, which stays declared for the
-    OpenAPI document.
-    """
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        match, child_scope = super().matches(scope)
-        if match is not Match.FULL or not _is_json(scope):
-            return Match.NONE, {}
-        return match, child_scope
-
-
 BodyT = TypeVar("BodyT", bound=BaseModel)
 
 
 def validate_body(model: type[BodyT], data: Any) -> BodyT:
-    """``data`` (the gate's :func:`~trustee.server.gate.parsed_body`) validated into
+    """``data`` (the gate's :func:`~trustee.server.asgi.gate.parsed_body`) validated into
     ``model`` as FastAPI validates a body, with the same errors."""
     if data is MISSING:
         raise RequestValidationError(
@@ -76,10 +56,3 @@ def validate_body(model: type[BodyT], data: Any) -> BodyT:
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         raise RequestValidationError([e | {"loc": ("body", *e["loc"])} for e in errors]) from None
-
-
-def _is_json(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return value.partition(b";")[0].strip().lower() == b"application/json"
-    return False

@@ -18,10 +18,10 @@ from trustee.crypto.encoding import hex_decode
 from trustee.crypto.jwk import secp256k1_jwk
 from trustee.custody.trustees import decode_data
 from trustee.errors import InvalidRequest, NotFound
-from trustee.server.envelope import ORJSONResponse, envelope, no_content, ok
-from trustee.server.guard import core_of, requires, unsealed
-from trustee.server.routes.common import Body, is_list, write
-from trustee.server.routes.token import auth_block
+from trustee.server.faces.vault.common import Body, is_list, write
+from trustee.server.faces.vault.envelope import ORJSONResponse, envelope, no_content, ok
+from trustee.server.faces.vault.guard import core_of, requires, unsealed
+from trustee.server.faces.vault.routes.token import auth_block
 
 router = APIRouter(tags=["auth/trustee"])
 well_known_router = APIRouter(tags=["auth/trustee"])

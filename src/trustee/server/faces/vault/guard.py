@@ -16,6 +16,8 @@ from trustee.auth.token_store import TokenEntry
 from trustee.core import Core
 from trustee.crypto.address import parse_address
 from trustee.errors import PermissionDenied, TrusteeError
+from trustee.server import access
+from trustee.server.faces.vault import conventions
 
 _CANONICAL: dict[str, Callable[[str], str]] = {"address": parse_address, "policy": policy_name}
 """Path parameters whose value has one form, by name, and the function that gives it."""
@@ -26,14 +28,7 @@ def core_of(request: Request) -> Core:
 
 
 def client_token(request: Request) -> str | None:
-    token = request.headers.get("x-vault-token")
-    if token:
-        return token
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    # The scheme is no secret; compare_digest would also raise on non-ASCII header text.
-    if scheme.lower() == "bearer" and credentials:
-        return credentials.strip()
-    return None
+    return conventions.client_token(request.headers)
 
 
 def acl_path(request: Request) -> str:
@@ -62,17 +57,11 @@ def _canonical(name: str, value: str) -> str:
 def authorize(request: Request, *capabilities: str) -> TokenEntry:
     """The caller's token entry once the barrier is open and every capability is granted."""
     core = core_of(request)
-    core.barrier.check_unsealed()
     token = client_token(request)
     if token is None:
+        core.barrier.check_unsealed()  # sealed comes first, as in Vault
         raise PermissionDenied("permission denied: no token (X-Vault-Token or Bearer)")
-    entry = core.tokens.lookup(token)
-    if entry is None:
-        raise PermissionDenied("permission denied: invalid or expired token")
-    path = acl_path(request)
-    for capability in capabilities:
-        if not core.authorizer.allowed(entry, path, capability):
-            raise PermissionDenied(f"permission denied: {capability} on {path}")
+    entry = access.authorize(core, token, acl_path(request), *capabilities)
     request.state.token_entry = entry
     return entry
 

@@ -36,17 +36,12 @@ from urllib.parse import parse_qsl
 
 import orjson
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
-from pydantic import Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from trustee.errors import InvalidRequest
 from trustee.server.access_log import is_secret_name
-from trustee.server.envelope import ORJSONResponse, envelope, error_response
-from trustee.server.guard import client_token, requires
-from trustee.server.json_depth import json_depth_exceeds
-from trustee.server.middleware import read_body, replay
-from trustee.server.routes.common import Body, write
+from trustee.server.asgi.body import read_body, replay
+from trustee.server.asgi.faces import Faces
+from trustee.server.asgi.json_depth import json_depth_exceeds
 
 HASH_PREFIX = "hmac-sha256:"
 KEY_FILE_NAME = "audit-hmac.key"
@@ -277,21 +272,24 @@ def open_audit_device(
 
 class AuditMiddleware:
     """Writes the request entry, runs the app with the response held back, writes the
-    response entry, then lets the response go; 503 if the log cannot be written."""
+    response entry, then lets the response go; 503, in the request's face's shape, if the log
+    cannot be written."""
 
-    def __init__(self, app: ASGIApp, device: AuditDevice) -> None:
+    def __init__(self, app: ASGIApp, device: AuditDevice, faces: Faces) -> None:
         self.app = app
         self.device = device
+        self.faces = faces
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         device = self.device
+        face = self.faces.of(scope["path"])
         body, tail = await read_body(receive)
         request_id = str(uuid.uuid4())
         headers = scope.get("headers", [])
-        token = client_token(Request(scope))
+        token = face.credential(scope)
         request = {
             "id": request_id,
             "client_token": device.hash(token) if token is not None else None,
@@ -305,7 +303,7 @@ class AuditMiddleware:
         try:
             device.write({"time": _now(), "type": "request", "request": request})
         except AuditUnavailable:
-            await error_response(503, UNAVAILABLE)(scope, receive, send)
+            await face.refuse(503, UNAVAILABLE, {})(scope, receive, send)
             return
 
         state = scope.setdefault("state", {})
@@ -346,7 +344,7 @@ class AuditMiddleware:
         try:
             device.write(entry)
         except AuditUnavailable:
-            await error_response(503, UNAVAILABLE)(scope, receive, send)
+            await face.refuse(503, UNAVAILABLE, {})(scope, receive, send)
             return
         for message in held:
             await send(message)
@@ -361,38 +359,3 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-# -- sys/audit-hash ----------------------------------------------------------------------
-
-router = APIRouter(tags=["sys"])
-
-
-class AuditHashRequest(Body):
-    input: str = Field(max_length=64 * 1024, description="The value to hash, e.g. a token.")
-
-
-def _audit_hash(request: Request, device_name: str, body: AuditHashRequest) -> ORJSONResponse:
-    device: AuditDevice | None = getattr(request.app.state, "audit", None)
-    if device is None:
-        raise InvalidRequest("no audit device is enabled (start the server with --audit-file)")
-    if device_name != DEVICE_NAME:
-        raise InvalidRequest(f"unknown audit device {device_name[:64]!r}; this server has 'file'")
-    data = {"hash": device.hash(body.input)}
-    return ORJSONResponse(envelope(data) | data)
-
-
-@write(router, "/sys/audit-hash")
-def audit_hash(
-    request: Request, body: AuditHashRequest, _=requires("update", "sudo")
-) -> ORJSONResponse:
-    """The HMAC the audit log writes for ``input``: find a known token in the log."""
-    return _audit_hash(request, DEVICE_NAME, body)
-
-
-@write(router, "/sys/audit-hash/{device}")
-def audit_hash_of_device(
-    request: Request, device: str, body: AuditHashRequest, _=requires("update", "sudo")
-) -> ORJSONResponse:
-    """Vault's form (``hvac``'s ``sys.calculate_hash``); the one device is named ``file``."""
-    return _audit_hash(request, device, body)

@@ -104,7 +104,8 @@ def install_openapi(app: FastAPI) -> None:
 
 
 def is_token_guard(call: Callable[..., Any]) -> bool:
-    """The dependency :func:`trustee.server.guard.requires` builds: the route wants a token."""
+    """The dependency :func:`~trustee.server.faces.vault.guard.requires` builds: the route
+    wants a token."""
     return getattr(call, "__qualname__", "") == "requires.<locals>.guard"
 
 

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from trustee.crypto.errors import CryptoError
 from trustee.errors import TrusteeError
 from trustee.ids import uuid4_text
-from trustee.server.openapi import api_routes
+from trustee.server.faces.vault.openapi import api_routes
 
 logger = logging.getLogger("trustee.server")
 

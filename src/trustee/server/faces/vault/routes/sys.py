@@ -12,9 +12,9 @@ from pydantic import Field
 
 from trustee import __version__
 from trustee.secret import Secret
-from trustee.server.envelope import ORJSONResponse, envelope, no_content
-from trustee.server.guard import core_of, requires
-from trustee.server.routes.common import Body, write
+from trustee.server.faces.vault.common import Body, write
+from trustee.server.faces.vault.envelope import ORJSONResponse, envelope, no_content
+from trustee.server.faces.vault.guard import core_of, requires
 
 router = APIRouter(tags=["sys"])
 

@@ -6,17 +6,16 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
-from starlette.routing import Route
 
 from trustee.core import Core
 from trustee.crypto.encoding import hex_decode
 from trustee.crypto.jwk import secp256k1_jwk
 from trustee.custody.trustees import TrusteeInfo, decode_data, verify_signature
 from trustee.errors import InvalidRequest
-from trustee.server.envelope import ORJSONResponse, no_content, ok
-from trustee.server.gate import parsed_body
-from trustee.server.guard import authorize, client_token, core_of, requires
-from trustee.server.routes.common import Body, JsonRoute, validate_body, write
+from trustee.server.faces.vault.common import Body, write
+from trustee.server.faces.vault.envelope import ORJSONResponse, no_content, ok
+from trustee.server.faces.vault.fast import FastOperation
+from trustee.server.faces.vault.guard import client_token, core_of, requires
 from trustee.tokens import TrustList, verify_token
 
 router = APIRouter(tags=["trustee"])
@@ -137,12 +136,6 @@ def export_trustee(
     return ok({"keystore": core_of(request).trustees.export_keystore(name, body.passphrase)})
 
 
-@write(router, "/trustee/trustees/{name}/claim")
-def claim(request: Request, name: str, body: Claim, _=requires("update")) -> ORJSONResponse:
-    """Served by :func:`fast_claim` for JSON bodies; declared here for the OpenAPI document."""
-    return _claim(core_of(request), name, body)
-
-
 def _claim(core: Core, name: str, body: Claim) -> ORJSONResponse:
     claims = body.claims
     if body.encrypt_for is not None:
@@ -212,12 +205,6 @@ def verify_by_address(address: str, body: VerifySignature, _=requires("update"))
     )
 
 
-@write(router, "/trustee/verify")
-def verify(request: Request, body: VerifyToken) -> ORJSONResponse:
-    """No token needed: anyone may ask whether a token is valid (API.md §4)."""
-    return _verify(core_of(request), body)
-
-
 def _verify(core: Core, body: VerifyToken) -> ORJSONResponse:
     if body.trusted is not None and body.trust_list is not None:
         raise InvalidRequest("give trusted or trust_list, not both")
@@ -230,26 +217,27 @@ def _verify(core: Core, body: VerifyToken) -> ORJSONResponse:
 
 # -- the hot paths, served by the request gate ahead of FastAPI --------------------------------
 #
-# The same checks in the same order as the FastAPI routes above (JSON syntax, then the token,
-# then the body's fields), without FastAPI's per-request work. Work that reads no database runs
-# on the event loop; a worker thread costs more than verifying or signing, but a database read
-# must not hold up the loop.
+# FastAPI's order of checks (JSON syntax, then the token, then the body's fields), without its
+# per-request work. Work that reads no database runs on the event loop; a worker thread costs
+# more than verifying or signing, but a database read must not hold up the loop.
 
 
-async def fast_verify(request: Request) -> Response:
-    body = validate_body(VerifyToken, parsed_body(request))
+async def fast_verify(operation: FastOperation, request: Request) -> Response:
+    """No token needed: anyone may ask whether a token is valid (API.md §4)."""
+    body = operation.validate(await operation.data(request))
     if body.trust_list is None:
         return _verify(core_of(request), body)
     return await run_in_threadpool(_verify, core_of(request), body)
 
 
-async def fast_claim(request: Request) -> Response:
-    data = parsed_body(request)
+async def fast_claim(operation: FastOperation, request: Request) -> Response:
+    """A JWT signed by the trustee, its ``iss`` the trustee's address (API.md §4)."""
+    data = await operation.data(request)
     core, name = core_of(request), request.path_params["name"]
 
     def answer() -> Response:
-        authorize(request, "update")
-        return _claim(core, name, validate_body(Claim, data))
+        operation.authorize(request)
+        return _claim(core, name, operation.validate(data))
 
     token = client_token(request)
     remembered = (
@@ -261,9 +249,7 @@ async def fast_claim(request: Request) -> Response:
     return answer() if remembered else await run_in_threadpool(answer)
 
 
-def fast_routes(prefix: str) -> list[Route]:
-    """The hot paths as :class:`JsonRoute` s, for the request gate to serve."""
-    return [
-        JsonRoute(prefix + "/trustee/verify", fast_verify, methods=["POST", "PUT"]),
-        JsonRoute(prefix + "/trustee/trustees/{name}/claim", fast_claim, methods=["POST", "PUT"]),
-    ]
+FAST_OPERATIONS = (
+    FastOperation("/trustee/verify", VerifyToken, None, fast_verify, "trustee"),
+    FastOperation("/trustee/trustees/{name}/claim", Claim, "update", fast_claim, "trustee"),
+)

@@ -7,22 +7,15 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
-from starlette.routing import Route
 
 from trustee.auth.token_store import TokenEntry
 from trustee.errors import InvalidRequest
 from trustee.ledger.paging import DEFAULT_PAGE_SIZE
 from trustee.ledger.service import EventRequest, LedgerService
-from trustee.server.envelope import ORJSONResponse, ok
-from trustee.server.gate import parsed_body
-from trustee.server.guard import authorize, client_token, core_of, requires
-from trustee.server.routes.common import (
-    Body,
-    JsonRoute,
-    is_list,
-    validate_body,
-    write,
-)
+from trustee.server.faces.vault.common import Body, is_list, write
+from trustee.server.faces.vault.envelope import ORJSONResponse, ok
+from trustee.server.faces.vault.fast import FastOperation
+from trustee.server.faces.vault.guard import client_token, core_of, requires
 
 router = APIRouter(tags=["ledger"])
 
@@ -135,13 +128,6 @@ def bundle(request: Request, asset: str, _: TokenEntry = requires("read")) -> OR
 # --- events --------------------------------------------------------------------------------
 
 
-@write(router, "/ledger/assets/{asset}/events")
-def post_event(
-    request: Request, asset: str, body: PostEvent, entry: TokenEntry = requires("create")
-) -> ORJSONResponse:
-    return ok(ledger_of(request).post_event(_event_request(asset, body, entry)))
-
-
 def _event_request(asset: str, body: PostEvent, entry: TokenEntry) -> EventRequest:
     return EventRequest(
         asset_uuid=asset,
@@ -155,28 +141,26 @@ def _event_request(asset: str, body: PostEvent, entry: TokenEntry) -> EventReque
     )
 
 
-async def fast_post_event(request: Request) -> Response:
-    """``post_event`` served by the request gate: the same checks in the same order (JSON
-    syntax, the token, the body's fields), and the caller awaits its batch's commit on the
-    event loop instead of holding a worker thread through it."""
-    data = parsed_body(request)
+async def fast_post_event(operation: FastOperation, request: Request) -> Response:
+    """Append an event to the asset's record and the log; answered once it is durable.
+
+    The caller awaits its batch's commit on the event loop instead of holding a worker thread
+    through it.
+    """
+    data = await operation.data(request)
     core = core_of(request)
     token = client_token(request)
     if token is not None and core.tokens.cached(token) is not None:
-        entry = authorize(request, "create")
+        entry = operation.authorize(request)
     else:
-        entry = await run_in_threadpool(authorize, request, "create")
-    event = _event_request(request.path_params["asset"], validate_body(PostEvent, data), entry)
+        entry = await run_in_threadpool(operation.authorize, request)
+    event = _event_request(request.path_params["asset"], operation.validate(data), entry)
     return ok(await core.ledger.post_event_async(event))
 
 
-def fast_routes(prefix: str) -> list[Route]:
-    """The ledger's hot path as a :class:`JsonRoute`, for the request gate to serve."""
-    return [
-        JsonRoute(
-            prefix + "/ledger/assets/{asset}/events", fast_post_event, methods=["POST", "PUT"]
-        )
-    ]
+FAST_OPERATIONS = (
+    FastOperation("/ledger/assets/{asset}/events", PostEvent, "create", fast_post_event, "ledger"),
+)
 
 
 @router.get("/ledger/assets/{asset}/events")

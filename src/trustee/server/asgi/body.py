@@ -2,25 +2,31 @@
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from trustee.server.asgi.faces import Faces
+
 __all__ = ["MAX_BODY_BYTES", "BodyLimitMiddleware", "read_body", "replay"]
 
 MAX_BODY_BYTES = 1024 * 1024
+TOO_LARGE = "request body is larger than 1 MiB"
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over ``max_bytes`` with 413 before a handler reads them."""
+    """Refuse bodies over ``max_bytes`` with 413, in the request's face's shape, before a
+    handler reads them."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, faces: Faces, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
+        self.faces = faces
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        refuse = self.faces.of(scope["path"]).refuse
         for name, value in scope.get("headers", []):
             if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                await _too_large(send)
+                await refuse(413, TOO_LARGE, {})(scope, receive, send)
                 return
         received = 0
         started = False
@@ -43,26 +49,11 @@ class BodyLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await _too_large(send)
+                await refuse(413, TOO_LARGE, {})(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):
     pass
-
-
-async def _too_large(send: Send) -> None:
-    body = b'{"errors":["request body is larger than 1 MiB"]}'
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 async def read_body(receive: Receive) -> tuple[bytes, list[Message]]:

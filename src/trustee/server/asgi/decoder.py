@@ -6,8 +6,8 @@ Every route, FastAPI's and the gate's own, then reads the same text, and a body 
 - JSON is UTF-8 (RFC 8259 §8.1). One leading UTF-8 byte order mark is dropped, as RFC 8259
   lets a parser do; any other encoding (UTF-16 and UTF-32, with or without a mark) is refused
   instead of being guessed, as Python's ``json`` would.
-- Nesting is capped (:data:`~trustee.server.json_depth.MAX_JSON_DEPTH`) on exactly the text that
-  is parsed: a byte order mark in front no longer hides the brackets.
+- Nesting is capped (:data:`~trustee.server.asgi.json_depth.MAX_JSON_DEPTH`) on exactly the
+  text that is parsed: a byte order mark in front no longer hides the brackets.
 - Strings must be storable and readable back: no lone surrogate (``"\\ud800"``), which no
   UTF-8 encoder writes, and no U+0000, which PostgreSQL text cannot hold.
 - Numbers are finite: ``NaN``, ``Infinity`` and ``1e400`` have no JSON rendering to read back.
@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from trustee.server.json_depth import MAX_JSON_DEPTH, json_depth_exceeds
+from trustee.server.asgi.json_depth import MAX_JSON_DEPTH, json_depth_exceeds
 
 __all__ = ["BodyRefused", "decode_json_body"]
 

@@ -1,22 +1,17 @@
-"""Per-client token buckets in front of the two routes worth guessing at.
+"""Per-client token buckets in front of the routes worth guessing at (each face names its own).
 
-``sys/unseal`` takes shares from anyone (a sealed server has no tokens to check), and every
-wrong share resets the operators' progress; ``auth/trustee/login`` costs a signature recovery
-per attempt and is where a stolen or replayed JWT would be tried. Each client IP gets a bucket
-per rule: ``burst`` requests at once, refilled at ``per_second``; an empty bucket answers 429
-with ``Retry-After``. The client is the TCP peer: ``X-Forwarded-For`` is not trusted, because
-any client can write it; behind a proxy, limit at the proxy.
+Each client IP gets a bucket per rule: ``burst`` requests at once, refilled at
+``per_second``; an empty bucket means a 429 with ``Retry-After``, which the request's face
+renders. The client is the TCP peer: ``X-Forwarded-For`` is not trusted, because any client
+can write it; behind a proxy, limit at the proxy.
 """
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from starlette.responses import Response
 from starlette.types import Scope
-
-from trustee.server.envelope import error_response
 
 
 @dataclass(frozen=True)
@@ -27,10 +22,6 @@ class Rule:
     per_second: float
 
 
-DEFAULT_RULES: dict[str, Rule] = {
-    "/v1/sys/unseal": Rule(burst=10, per_second=1),
-    "/v1/auth/trustee/login": Rule(burst=30, per_second=10),
-}
 MAX_CLIENTS = 10_000
 """Buckets kept per rule; past this, full buckets are dropped (they hold no information)."""
 
@@ -79,30 +70,20 @@ class TokenBuckets:
 
 
 class RateLimits:
-    """The buckets of every rule, by path: whether a request may pass, and the 429 if not."""
+    """The buckets of every rule, by full path: whether a request may pass."""
 
     def __init__(
-        self,
-        rules: dict[str, Rule] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        self, rules: Mapping[str, Rule], clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.buckets = {
-            path: TokenBuckets(rule, clock=clock)
-            for path, rule in (DEFAULT_RULES if rules is None else rules).items()
-        }
+        self.buckets = {path: TokenBuckets(rule, clock=clock) for path, rule in rules.items()}
 
-    def refusal(self, scope: Scope) -> Response | None:
-        """None when the request may pass (other paths always may); else the 429 to send."""
+    def retry_after(self, scope: Scope) -> int:
+        """0 when the request may pass (other paths always may); else whole seconds to wait."""
         if scope["method"] not in _LIMITED_METHODS:
-            return None
+            return 0
         buckets = self.buckets.get(scope["path"].rstrip("/"))
         if buckets is None:
-            return None
+            return 0
         client = scope.get("client")
         wait = buckets.take(client[0] if client else "unknown")
-        if not wait:
-            return None
-        retry_after = max(1, math.ceil(wait))
-        response = error_response(429, f"too many requests: retry after {retry_after} s")
-        response.headers["Retry-After"] = str(retry_after)
-        return response
+        return max(1, math.ceil(wait)) if wait else 0
