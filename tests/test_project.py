@@ -1,4 +1,4 @@
-"""Project-level checks: lint clean, public surface stable, benchmark harness alive."""
+"""Project-level checks: lint clean, hints checked, public surface stable, bench harness alive."""
 
 import subprocess
 import sys
@@ -23,6 +23,18 @@ def test_ruff_clean() -> None:
 def test_ruff_formatted() -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "ruff", "format", "--check", "src", "tests", "bench", "examples"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_mypy_clean() -> None:
+    """The package ships py.typed; ``[tool.mypy]`` in pyproject.toml names what is checked."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "mypy"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -4,7 +4,6 @@ hostile files refused before any key derivation runs."""
 import copy
 import hashlib
 import json
-import time
 import uuid
 from pathlib import Path
 
@@ -388,14 +387,42 @@ def test_passphrase_must_be_text(ours: dict) -> None:
         decrypt_keystore(ours, "lone surrogate \ud800")
 
 
-def test_hostile_cost_is_refused_quickly(ours: dict) -> None:
-    # Without the KDF stubbed out: a huge n must be refused, not attempted.
+class _KdfRan(Exception):
+    pass
+
+
+def test_hostile_cost_is_refused_before_hashlib_derives(
+    ours: dict, vector: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The module's own path, nothing of it stubbed: hashlib's scrypt and PBKDF2 are replaced
+    by a recorder, so "refused, not attempted" is a count of calls rather than a timing."""
+    calls: list[str] = []
+
+    def recorder(name: str):
+        def derive(*args, **kwargs):
+            calls.append(name)
+            raise _KdfRan(name)
+
+        return derive
+
+    monkeypatch.setattr(keystore_module.hashlib, "scrypt", recorder("scrypt"))
+    monkeypatch.setattr(keystore_module.hashlib, "pbkdf2_hmac", recorder("pbkdf2_hmac"))
+    # The recorder sits on the path a sound keystore takes, for both KDFs...
+    with pytest.raises(_KdfRan):
+        decrypt_keystore(ours, "correct horse")
+    with pytest.raises(_KdfRan):
+        decrypt_keystore(vector["keystore"], vector["password"])
+    assert calls == ["scrypt", "pbkdf2_hmac"]
+    # ...and a huge cost is refused before it is reached.
     hostile = copy.deepcopy(ours)
     hostile["crypto"]["kdfparams"].update(n=2**30, r=8, p=1)
-    started = time.perf_counter()
     with pytest.raises(CryptoError, match="limit"):
         decrypt_keystore(hostile, "correct horse")
-    assert time.perf_counter() - started < 0.1
+    hostile = copy.deepcopy(vector["keystore"])
+    hostile["crypto"]["kdfparams"]["c"] = 10**9
+    with pytest.raises(CryptoError, match="pbkdf2 c"):
+        decrypt_keystore(hostile, vector["password"])
+    assert calls == ["scrypt", "pbkdf2_hmac"]
 
 
 def test_capitalised_crypto_key_is_accepted(key: bytes, ours: dict) -> None:

@@ -1,11 +1,11 @@
 """The ledger service on both engines: verdicts, refusals, the log, restarts."""
 
 import base64
-import hashlib
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+import rfc9162
 from ledgerlib import KINDS, Device, evidence, open_core, reopen, truncate
 from trustee.errors import InvalidRequest, NotFound, Sealed
 from trustee.ledger import merkle
@@ -13,18 +13,6 @@ from trustee.ledger.service import EventRequest, LedgerService
 from trustee.secret import Secret
 
 WHO = {"accessor": "acc", "display_name": "tester"}
-
-
-# An independent RFC 9162 MTH (§2.1.1), straight from the RFC's recursive definition.
-def mth(entries: list[bytes]) -> bytes:
-    if not entries:
-        return hashlib.sha256(b"").digest()
-    if len(entries) == 1:
-        return hashlib.sha256(b"\x00" + entries[0]).digest()
-    k = 1
-    while k * 2 < len(entries):
-        k *= 2
-    return hashlib.sha256(b"\x01" + mth(entries[:k]) + mth(entries[k:])).digest()
 
 
 @pytest.fixture
@@ -226,7 +214,7 @@ def test_log_proofs_checkpoint_and_restart(storage_url: str) -> None:
     assert (origin, int(size_line)) == ("trustee.local/ledger", n)
     root = base64.b64decode(root_line)
     entries = service.entries(0, n)
-    assert mth(entries) == root == bytes.fromhex(checkpoint["root_hash"])
+    assert rfc9162.root_of(entries) == root == bytes.fromhex(checkpoint["root_hash"])
     for index in range(n):
         proof = service.inclusion_proof(index, n)
         hashes = [bytes.fromhex(h) for h in proof["hashes"]]
@@ -236,7 +224,7 @@ def test_log_proofs_checkpoint_and_restart(storage_url: str) -> None:
         assert merkle.verify_consistency(
             first,
             n,
-            mth(entries[:first]),
+            rfc9162.root_of(entries[:first]),
             root,
             [bytes.fromhex(h) for h in proof["hashes"]],
         )
@@ -260,7 +248,8 @@ def test_log_proofs_checkpoint_and_restart(storage_url: str) -> None:
         assert verdict(service, record) == "GOOD"
         new = service.checkpoint()
         assert new["size"] == n + 1
-        assert mth([*entries, *service.entries(n, n + 1)]) == bytes.fromhex(new["root_hash"])
+        grown = [*entries, *service.entries(n, n + 1)]
+        assert rfc9162.root_of(grown) == bytes.fromhex(new["root_hash"])
         proof = service.consistency_proof(n, n + 1)
         assert merkle.verify_consistency(
             n,

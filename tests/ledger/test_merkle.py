@@ -1,11 +1,10 @@
 """RFC 9162 Merkle tree: exhaustive small trees against a naive reference, vectors, mutations.
 
-The reference below is written straight from RFC 9162's recursive definitions (MTH §2.1.1,
-PATH §2.1.3.1, PROOF/SUBPROOF §2.1.4.1) over leaf ranges, memoised so that it also serves as
-the fast reference for large trees. It shares nothing with the module but SHA-256.
+The reference is tests/rfc9162.py, written straight from RFC 9162's recursive definitions
+(MTH §2.1.1, PATH §2.1.3.1, PROOF/SUBPROOF §2.1.4.1) over leaf ranges, memoised so that it also
+serves as the fast reference for large trees. It shares nothing with the module but SHA-256.
 """
 
-import functools
 import hashlib
 import itertools
 import json
@@ -17,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import rfc9162
 from trustee.ledger import merkle
 from trustee.ledger.merkle import (
     EMPTY_ROOT,
@@ -42,66 +42,13 @@ VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "merkle.json"
 SOME_HASH = bytes.fromhex("abacaba000000000000000000000000000000000000000000060061e00123456")
 
 
-# --- the reference: RFC 9162 definitions, verbatim in spirit --------------------------------
-
-
-class Reference:
-    """MTH, PATH and PROOF over ``data[lo:hi]``, exactly as the RFC recurses."""
-
-    def __init__(self, data: list[bytes]) -> None:
-        self.data = data
-        self.mth = functools.cache(self._mth)
-
-    @staticmethod
-    def _k(n: int) -> int:
-        # "the largest power of two smaller than n"
-        k = 1
-        while k * 2 < n:
-            k *= 2
-        return k
-
-    def _mth(self, lo: int, hi: int) -> bytes:
-        n = hi - lo
-        if n == 0:
-            return hashlib.sha256(b"").digest()
-        if n == 1:
-            return hashlib.sha256(b"\x00" + self.data[lo]).digest()
-        k = self._k(n)
-        return hashlib.sha256(b"\x01" + self.mth(lo, lo + k) + self.mth(lo + k, hi)).digest()
-
-    def path(self, m: int, lo: int, hi: int) -> list[bytes]:
-        n = hi - lo
-        if n == 1:
-            return []
-        k = self._k(n)
-        if m < k:
-            return [*self.path(m, lo, lo + k), self.mth(lo + k, hi)]
-        return [*self.path(m - k, lo + k, hi), self.mth(lo, lo + k)]
-
-    def proof(self, m: int, n: int) -> list[bytes]:
-        return self.subproof(m, 0, n, True)
-
-    def subproof(self, m: int, lo: int, hi: int, b: bool) -> list[bytes]:
-        n = hi - lo
-        if m == n:
-            return [] if b else [self.mth(lo, hi)]
-        k = self._k(n)
-        if m <= k:
-            return [*self.subproof(m, lo, lo + k, b), self.mth(lo + k, hi)]
-        return [*self.subproof(m - k, lo + k, hi, False), self.mth(lo, lo + k)]
-
-
 def entries(n: int, seed: int = 0) -> list[bytes]:
     return [f"entry-{seed}-{i}".encode() * (1 + i % 3) for i in range(n)]
 
 
-def lh(entry: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + entry).digest()
-
-
 SMALL = 64
 SMALL_DATA = entries(SMALL)
-SMALL_REF = Reference(SMALL_DATA)
+SMALL_REF = rfc9162.Tree(SMALL_DATA)
 SMALL_TREE = MemoryTree(SMALL_DATA)
 
 
@@ -114,7 +61,7 @@ def test_rfc6962_roots_from_shared_vectors():
     tree = MemoryTree(leaves)
     for n, root in vectors["roots"].items():
         assert tree.root(int(n)).hex() == root
-        assert Reference(leaves).mth(0, int(n)).hex() == root
+        assert rfc9162.Tree(leaves).mth(0, int(n)).hex() == root
 
 
 # transparency-dev/merkle proof/verify_test.go (and Trillian before it): proofs over the same
@@ -188,9 +135,9 @@ def test_inclusion_every_index_every_size():
         root = SMALL_REF.mth(0, n)
         for m in range(n):
             proof = SMALL_TREE.inclusion_proof(m, n)
-            assert proof == SMALL_REF.path(m, 0, n), (m, n)
-            assert verify_inclusion(lh(SMALL_DATA[m]), m, n, proof, root)
-            assert root_from_inclusion_proof(lh(SMALL_DATA[m]), m, n, proof) == root
+            assert proof == SMALL_REF.path(m, n), (m, n)
+            assert verify_inclusion(rfc9162.leaf(SMALL_DATA[m]), m, n, proof, root)
+            assert root_from_inclusion_proof(rfc9162.leaf(SMALL_DATA[m]), m, n, proof) == root
 
 
 def test_consistency_every_pair():
@@ -227,7 +174,7 @@ def test_append_in_batches_equals_one_by_one():
             batched.extend(data[position : position + step])
             position += step
         assert dict(batched.nodes) == dict(single.nodes)
-        assert batched.root() == Reference(data).mth(0, len(data))
+        assert batched.root() == rfc9162.Tree(data).mth(0, len(data))
 
 
 def test_append_reads_only_the_old_frontier():
@@ -239,10 +186,10 @@ def test_append_reads_only_the_old_frontier():
         reads.append(node)
         return tree.nodes[node]
 
-    new = append_nodes(123, [lh(e) for e in data[123:200]], fetch)
+    new = append_nodes(123, [rfc9162.leaf(e) for e in data[123:200]], fetch)
     assert set(reads) <= set(append_node_ids(123))
     store = {**tree.nodes, **{(lv, ix): h for lv, ix, h in new}}
-    assert root_from_nodes(200, store) == Reference(data).mth(0, 200)
+    assert root_from_nodes(200, store) == rfc9162.Tree(data).mth(0, 200)
     # Nothing existing is rewritten: every new node id is new.
     assert not {(lv, ix) for lv, ix, _ in new} & set(tree.nodes)
 
@@ -254,7 +201,7 @@ def test_random_sizes_up_to_100k_against_reference():
     rng = random.Random(9162)
     big = 100_000
     data = entries(big, seed=1)
-    ref = Reference(data)
+    ref = rfc9162.Tree(data)
     tree = MemoryTree(data)
     sizes = sorted({big, 2**16, 2**16 + 1, 2**16 - 1, *(rng.randrange(1, big) for _ in range(25))})
     for n in sizes:
@@ -262,8 +209,8 @@ def test_random_sizes_up_to_100k_against_reference():
         assert tree.root(n) == root
         for m in {0, n - 1, *(rng.randrange(n) for _ in range(8))}:
             proof = tree.inclusion_proof(m, n)
-            assert proof == ref.path(m, 0, n)
-            assert verify_inclusion(lh(data[m]), m, n, proof, root)
+            assert proof == ref.path(m, n)
+            assert verify_inclusion(rfc9162.leaf(data[m]), m, n, proof, root)
         for m in {1, n - 1, *(rng.randrange(1, n + 1) for _ in range(6))}:
             if not 0 < m < n:
                 continue
@@ -334,7 +281,7 @@ def test_errors_carry_evidence():
     n = 11
     proof = SMALL_TREE.inclusion_proof(4, n)
     with pytest.raises(ProofError) as caught:
-        check_inclusion(lh(SMALL_DATA[4]), 4, n, proof, SOME_HASH)
+        check_inclusion(rfc9162.leaf(SMALL_DATA[4]), 4, n, proof, SOME_HASH)
     assert caught.value.reason == "root_mismatch"
     assert caught.value.evidence["computed_root"] == SMALL_REF.mth(0, n).hex()
     assert caught.value.evidence["proof"] == [p.hex() for p in proof]
@@ -385,7 +332,7 @@ def test_size_is_bound_by_the_checkpoint_not_the_proof():
     This is why callers must take size and root from the same signed checkpoint.
     """
     proof = SMALL_TREE.inclusion_proof(0, 3)
-    assert verify_inclusion(lh(SMALL_DATA[0]), 0, 4, proof, SMALL_REF.mth(0, 3))
+    assert verify_inclusion(rfc9162.leaf(SMALL_DATA[0]), 0, 4, proof, SMALL_REF.mth(0, 3))
 
 
 # --- mutation-named negative cases ------------------------------------------------------------
@@ -403,7 +350,7 @@ def inclusion_mutations(index, size, proof, root, leaf):
     yield "leaf-index-xor-2", (leaf, index ^ 2, size, proof, root)
     yield "wrong-size", (leaf, index, size * 2, proof, root)
     yield "wrong-size-half", (leaf, index, size // 2, proof, root)
-    yield "wrong-leaf", (lh(b"WrongLeaf"), index, size, proof, root)
+    yield "wrong-leaf", (rfc9162.leaf(b"WrongLeaf"), index, size, proof, root)
     yield "empty-root", (leaf, index, size, proof, EMPTY_ROOT)
     yield "random-root", (leaf, index, size, proof, SOME_HASH)
     yield "trailing-garbage", (leaf, index, size, [*proof, b""], root)
@@ -446,7 +393,7 @@ def test_inclusion_mutations_all_fail():
         root = SMALL_REF.mth(0, n)
         for m in range(n):
             proof = SMALL_TREE.inclusion_proof(m, n)
-            for name, args in inclusion_mutations(m, n, proof, root, lh(SMALL_DATA[m])):
+            for name, args in inclusion_mutations(m, n, proof, root, rfc9162.leaf(SMALL_DATA[m])):
                 assert not verify_inclusion(*args), (name, m, n)
                 count += 1
     assert count > 30_000
@@ -471,11 +418,11 @@ def test_consistency_mutations_all_fail():
 @given(st.integers(1, 3000), st.data())
 def test_property_proofs_verify_and_any_bit_flip_fails(size, data):
     tree = MemoryTree(entries(size, seed=size))
-    ref = Reference(entries(size, seed=size))
+    ref = rfc9162.Tree(entries(size, seed=size))
     index = data.draw(st.integers(0, size - 1))
     proof = tree.inclusion_proof(index, size)
     leaf = tree.leaf_hash(index)
-    assert proof == ref.path(index, 0, size)
+    assert proof == ref.path(index, size)
     assert verify_inclusion(leaf, index, size, proof, tree.root())
     if proof:
         position = data.draw(st.integers(0, len(proof) - 1))
@@ -503,7 +450,7 @@ def test_property_batches_do_not_change_the_tree(batch_sizes):
     for step in batch_sizes:
         batched.extend(data[position : position + step])
         position += step
-        assert batched.root() == Reference(data).mth(0, position)
+        assert batched.root() == rfc9162.Tree(data).mth(0, position)
     assert dict(batched.nodes) == dict(MemoryTree(data).nodes)
 
 

@@ -21,6 +21,8 @@ The overhead is 97 bytes per message. There is no sender authentication: anyone 
 encrypt to a public key, so what a recipient decrypts says nothing about who sent it.
 """
 
+from typing import Final
+
 import ecies
 from ecies.config import Config
 
@@ -30,7 +32,7 @@ from trustee.crypto.secp256k1 import check_private_key, parse_public_key
 __all__ = ["OVERHEAD", "decrypt_with", "encrypt_to"]
 
 _EPHEMERAL_SIZE = 65
-_NONCE_SIZE = 16
+_NONCE_SIZE: Final = 16
 _TAG_SIZE = 16
 OVERHEAD = _EPHEMERAL_SIZE + _NONCE_SIZE + _TAG_SIZE
 """Bytes a ciphertext adds to its plaintext."""

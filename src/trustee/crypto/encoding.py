@@ -56,7 +56,3 @@ def hex_decode(text: str, *, length: int | None = None, what: str = "value") -> 
     if length is not None and len(data) != length:
         raise CryptoError(f"{what} must be {length} bytes, got {len(data)}")
     return data
-
-
-def hex_encode(data: bytes) -> str:
-    return "0x" + data.hex()

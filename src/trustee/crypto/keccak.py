@@ -8,4 +8,5 @@ from sha3 import keccak_256 as _keccak_256
 
 
 def keccak256(data: bytes) -> bytes:
-    return _keccak_256(data).digest()
+    digest: bytes = _keccak_256(data).digest()  # safe-pysha3 ships no hints
+    return digest

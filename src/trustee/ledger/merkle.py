@@ -32,7 +32,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -575,7 +575,7 @@ def _check_proof_inputs(
             raise ProofError("bad_hash", f"{name} must be {HASH_SIZE} bytes", evidence)
     if not _is_sequence(proof):
         raise ProofError("bad_proof", "the proof must be a list of hashes", evidence)
-    for position, element in enumerate(proof):  # type: ignore[arg-type]
+    for position, element in enumerate(proof):
         if not _is_hash(element):
             raise ProofError("bad_proof", f"proof[{position}] is not a 32-byte hash", evidence)
 
@@ -588,7 +588,7 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_sequence(value: object) -> bool:
+def _is_sequence(value: object) -> TypeGuard[Sequence[object]]:
     return isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray)
 
 

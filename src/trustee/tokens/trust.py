@@ -1,6 +1,6 @@
 """Pre-established trust: a set of addresses, validated once and looked up in O(1)."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from trustee.crypto.address import parse_address
 
@@ -27,7 +27,7 @@ class TrustList:
     def __len__(self) -> int:
         return len(self.addresses)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.addresses)
 
     def __repr__(self) -> str:

@@ -181,6 +181,7 @@ def _es256k_signer(jws: CompactJWS, expected: str, key_cache: KeyCache) -> str |
     expected_lower = expected.lower()
     rs = jws.signature[:64]
     digest = hashlib.sha256(jws.signing_input).digest()
+    candidates: Iterable[bytes]  # the one recovered key, or every key the signature admits
     if len(jws.signature) == 65:
         # ES256K-R always recovers: the recovery id is signed material, and a cached key would
         # accept a flipped one, making the verdict depend on what the cache held. The byte is
