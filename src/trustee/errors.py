@@ -1,15 +1,14 @@
-"""Errors that services raise and faces translate, each with one HTTP status.
+"""Errors that services raise and faces translate.
 
-Services never speak HTTP; the server maps these classes to statuses in one place, the CLI to
-messages and exit codes. Messages are for users: they say what was wrong and never carry
-secret material (keys, tokens, passphrases, unseal shares).
+Each class names what went wrong, never how a protocol says it: the Vault face answers
+:class:`NotFound` with 404 and ``{"errors": [...]}``, another face in its own shape, the CLI
+with a message and an exit status. Services never speak HTTP. Messages are for users: they say
+what was wrong and never carry secret material (keys, tokens, passphrases, unseal shares).
 """
 
 
 class TrusteeError(Exception):
-    """Base of every error a user can cause or see."""
-
-    status = 500
+    """Base of every error a user can cause or see; one not named below is the server's fault."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -17,32 +16,32 @@ class TrusteeError(Exception):
 
 
 class InvalidRequest(TrusteeError):
-    status = 400
+    """The request is malformed or asks for something out of range."""
 
 
 class PermissionDenied(TrusteeError):
-    status = 403
+    """No credential, an unknown or expired one, or one whose policies deny."""
 
 
 class NotFound(TrusteeError):
-    status = 404
+    """The object named does not exist."""
 
 
 class AlreadyExists(TrusteeError):
-    status = 409
+    """The object to create exists already."""
 
 
 class TooLarge(TrusteeError):
-    status = 413
+    """The input is over its size limit."""
 
 
 class RateLimited(TrusteeError):
-    status = 429
+    """Too many attempts from one client; try again later."""
 
 
 class NotInitialized(TrusteeError):
-    status = 501
+    """The server has not been initialised (``sys/init``)."""
 
 
 class Sealed(TrusteeError):
-    status = 503
+    """The barrier is sealed: no secret can be used until it is unsealed."""

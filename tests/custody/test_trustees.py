@@ -100,7 +100,7 @@ def test_create_twice_is_already_exists(service):
     service.create("alice")
     with pytest.raises(AlreadyExists) as caught:
         service.create("alice")
-    assert caught.value.status == 409
+    assert "alice" in caught.value.message
     with pytest.raises(AlreadyExists):
         service.import_private_key("alice", KEY_HEX)
 
@@ -381,7 +381,7 @@ def test_swapped_rows_do_not_sign(unsealed):
     for name in ("bob", "carol"):
         with pytest.raises(CorruptedKey, match="does not match its name and address") as caught:
             service.sign(name, b"pay me")
-        assert caught.value.status == 500
+        assert not isinstance(caught.value, InvalidRequest)  # not the caller's fault: a 500
         with pytest.raises(CorruptedKey):
             service.claim(name)
         with pytest.raises(CorruptedKey):

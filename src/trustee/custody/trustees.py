@@ -62,8 +62,6 @@ _T = trustees_table
 class CorruptedKey(TrusteeError):
     """A stored key does not open under its own name and address: the row was altered."""
 
-    status = 500
-
 
 @dataclass(frozen=True)
 class TrusteeInfo:

@@ -1,5 +1,5 @@
 """Vault's response shapes: the success envelope and the ``errors`` list, and the mapping of
-every error class to its status in one place."""
+every error class to its status in one place (:data:`STATUSES`)."""
 
 import logging
 from typing import Any
@@ -11,11 +11,42 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trustee.crypto.errors import CryptoError
-from trustee.errors import TrusteeError
+from trustee.errors import (
+    AlreadyExists,
+    InvalidRequest,
+    NotFound,
+    NotInitialized,
+    PermissionDenied,
+    RateLimited,
+    Sealed,
+    TooLarge,
+    TrusteeError,
+)
 from trustee.ids import uuid4_text
 from trustee.server.faces.vault.openapi import api_routes
 
 logger = logging.getLogger("trustee.server")
+
+STATUSES: dict[type[TrusteeError], int] = {
+    InvalidRequest: 400,
+    PermissionDenied: 403,
+    NotFound: 404,
+    AlreadyExists: 409,
+    TooLarge: 413,
+    RateLimited: 429,
+    NotInitialized: 501,
+    Sealed: 503,
+}
+"""Each domain error's status on this face; a subclass takes its nearest ancestor's, and an
+error named nowhere here is the server's fault (500)."""
+
+
+def status_of(error: TrusteeError) -> int:
+    for kind in type(error).__mro__:
+        status = STATUSES.get(kind)
+        if status is not None:
+            return status
+    return 500
 
 
 class ORJSONResponse(JSONResponse):
@@ -62,7 +93,7 @@ def error_response_for(request: Request, exc: Exception) -> ORJSONResponse:
     """The answer to an exception a route raised: the one mapping of error classes to statuses,
     for FastAPI's handlers and for the routes the request gate serves itself."""
     if isinstance(exc, TrusteeError):
-        return error_response(exc.status, exc.message)
+        return error_response(status_of(exc), exc.message)
     if isinstance(exc, CryptoError):
         return error_response(400, str(exc))
     if isinstance(exc, RequestValidationError):
