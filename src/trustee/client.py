@@ -1,9 +1,12 @@
-"""A Python client for a trustee server, mirroring its routes (API.md §2–5).
+"""A Python client for a trustee server, mirroring its routes (API.md §2–6).
 
 >>> with Client("http://127.0.0.1:8200", token) as client:
 ...     client.create_trustee("alice")
 ...     jwt = client.claim("alice", audience="bob")["jwt"]
 ...     client.verify_token(jwt, audience="bob")["valid"]
+
+It is the only HTTP client of the package: the ``trustee`` command line talks to servers through
+it, so the address and token defaults and the status-to-error map below exist once.
 
 Errors come back as the classes of :mod:`trustee.errors`, chosen by HTTP status and carrying
 the server's messages; a server that cannot be reached raises :class:`ConnectionFailed`. The
@@ -62,16 +65,35 @@ _ERRORS_BY_STATUS: dict[int, type[TrusteeError]] = {
 
 
 class ConnectionFailed(TrusteeError):
-    """The server could not be reached (refused, timed out, bad address)."""
+    """The server could not be reached (refused, timed out, bad address).
+
+    ``address`` and ``reason`` (the transport error's class name) are kept apart from the
+    message so a caller can word the failure its own way, as the command line does.
+    """
 
     status = 0
 
+    def __init__(self, message: str, *, address: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.address = address
+        self.reason = reason
+        self.errors: list[str] = []
+
+
+def _unreachable(address: str, exc: httpx.HTTPError) -> ConnectionFailed:
+    reason = type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return ConnectionFailed(f"{address} timed out ({reason})", address=address, reason=reason)
+    return ConnectionFailed(f"cannot reach {address} ({reason})", address=address, reason=reason)
+
 
 def default_address() -> str:
+    """``TRUSTEE_ADDR``, else ``VAULT_ADDR`` (so a vault user's shell works), else loopback."""
     return os.environ.get("TRUSTEE_ADDR") or os.environ.get("VAULT_ADDR") or DEFAULT_ADDRESS
 
 
 def default_token() -> str | None:
+    """``TRUSTEE_TOKEN``, else ``VAULT_TOKEN``; None when neither is set or both are empty."""
     return os.environ.get("TRUSTEE_TOKEN") or os.environ.get("VAULT_TOKEN")
 
 
@@ -100,6 +122,19 @@ def _quote(segment: str) -> str:
     return quote(segment, safe="")
 
 
+def _ledger_id(identity: str) -> str:
+    """An asset or event uuid as one path segment. The identities the ledger answers
+    (``assets/<uuid>``, ``assets/<uuid>/events/<uuid>``) are taken too, so a record's
+    ``identity`` can be passed straight back; ``/`` or ``..`` cannot reach another route."""
+    return _quote(identity.removeprefix("assets/").rsplit("/events/", 1)[-1])
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    """The given keyword arguments without those that are None: what goes into a body or query
+    when an option was left to the server's default."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
 class Client:
     """One server, one token, one connection pool. Use as a context manager or ``close()``."""
 
@@ -110,10 +145,19 @@ class Client:
         *,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        http: httpx.Client | None = None,
     ) -> None:
-        self.address = (address or default_address()).rstrip("/")
+        """``http`` lends the client an httpx client of the caller's, such as Starlette's
+        ``TestClient`` for an application in this process (``trustee demo``): its base URL is
+        the address, and closing it stays with the caller."""
+        if http is not None:
+            self.address = str(http.base_url).rstrip("/")
+            self._http = http
+        else:
+            self.address = (address or default_address()).rstrip("/")
+            self._http = httpx.Client(base_url=self.address, timeout=timeout, transport=transport)
+        self._owns_http = http is None
         self._token = token if token is not None else default_token()
-        self._http = httpx.Client(base_url=self.address, timeout=timeout, transport=transport)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -135,7 +179,8 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
 
     def request(
         self,
@@ -153,10 +198,8 @@ class Client:
         url = "/v1/" + path.lstrip("/")
         try:
             response = self._http.request(method, url, json=json, params=params, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise ConnectionFailed(f"{self.address} timed out ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:
-            raise ConnectionFailed(f"cannot reach {self.address} ({type(exc).__name__})") from None
+            raise _unreachable(self.address, exc) from None
         if response.status_code >= 400:
             raise error_for(response)
         if response.status_code == 204 or not response.content:
@@ -223,7 +266,7 @@ class Client:
         try:
             response = self._http.get("/v1/sys/health")
         except httpx.HTTPError as exc:
-            raise ConnectionFailed(f"cannot reach {self.address} ({type(exc).__name__})") from None
+            raise _unreachable(self.address, exc) from None
         try:
             body = response.json()
         except ValueError:
@@ -511,3 +554,154 @@ class Client:
         """The JWK set of every live trustee (``/v1/trustee/jwks``); no token needed."""
         answer = self.request("GET", "trustee/jwks", authenticated=False) or {}
         return {"keys": list(answer.get("keys", []))}
+
+    # -- ledger: assets, device-signed events, the transparency log (API.md §6) ----------------
+    #
+    # Asset and event arguments take a bare uuid or the ``identity`` a record carries. The
+    # answers are the server's ``data`` as sent: records with their ``identity``, verdicts with
+    # ``status`` and ``reason``, pages with ``next_page_token`` (None on the last page).
+
+    def create_asset(
+        self,
+        attributes: dict[str, Any] | None = None,
+        device_key: dict[str, Any] | None = None,
+        *,
+        require_signature: bool = False,
+    ) -> dict[str, Any]:
+        """A new asset. ``device_key`` is ``{"alg": "ES256K"|"EdDSA"|"ES256", "public_key": …}``
+        (hex, PEM, JWK or address); with ``require_signature`` the ledger refuses events whose
+        evidence that key did not sign, instead of recording them with a BAD verdict."""
+        body: dict[str, Any] = {
+            "attributes": dict(attributes or {}),
+            "require_signature": require_signature,
+        }
+        if device_key is not None:
+            body["device_key"] = device_key
+        return self._data("POST", "ledger/assets", json=body)
+
+    def list_assets(
+        self, page_size: int | None = None, page_token: str | None = None
+    ) -> dict[str, Any]:
+        """One page: ``keys`` (asset uuids) and ``next_page_token`` for the page after it."""
+        params = {"list": "true", **_present(page_size=page_size, next_page_token=page_token)}
+        return self._data("GET", "ledger/assets", params=params)
+
+    def read_asset(self, asset: str) -> dict[str, Any]:
+        """Attributes, the current device key and the history of earlier keys."""
+        return self._data("GET", f"ledger/assets/{_ledger_id(asset)}")
+
+    def rotate_device_key(self, asset: str, device_key: dict[str, Any]) -> dict[str, Any]:
+        """Give the asset a new device key from the next log index on. Earlier keys stay in its
+        history, so events signed before the rotation keep verifying GOOD."""
+        return self._data(
+            "POST", f"ledger/assets/{_ledger_id(asset)}/keys", json={"device_key": device_key}
+        )
+
+    def verify_asset(self, asset: str) -> dict[str, Any]:
+        """A verdict for each of the asset's events (``events``, each with ``status``)."""
+        return self._data("GET", f"ledger/assets/{_ledger_id(asset)}/verify")
+
+    def bundle(self, asset: str, older_size: int | None = None) -> dict[str, Any]:
+        """Everything an offline auditor needs about one asset (``trustee ledger audit``):
+        its events, their inclusion proofs, the signed checkpoint, and with ``older_size`` a
+        consistency proof from that earlier tree size."""
+        params = _present(older_size=older_size) or None
+        return self._data("GET", f"ledger/assets/{_ledger_id(asset)}/bundle", params=params)
+
+    def post_event(
+        self,
+        asset: str,
+        event_attributes: dict[str, Any] | None = None,
+        *,
+        operation: str = "Record",
+        behaviour: str = "RecordEvidence",
+        asset_attributes: dict[str, Any] | None = None,
+        timestamp_declared: str | None = None,
+        principal_declared: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Append an event; the record answered carries its ``log_index``.
+
+        The device signs ``arc_evidence`` itself and sends the signature as
+        ``arc_evidence_signature``: this only carries both, the server never signs for it.
+        """
+        body: dict[str, Any] = {
+            "operation": operation,
+            "behaviour": behaviour,
+            "event_attributes": dict(event_attributes or {}),
+        }
+        body |= _present(
+            asset_attributes=asset_attributes,
+            timestamp_declared=timestamp_declared,
+            principal_declared=principal_declared,
+        )
+        return self._data("POST", f"ledger/assets/{_ledger_id(asset)}/events", json=body)
+
+    def list_events(
+        self,
+        asset: str = "-",
+        *,
+        event_attributes: dict[str, str] | None = None,
+        asset_attributes: dict[str, str] | None = None,
+        operation: str | None = None,
+        behaviour: str | None = None,
+        since: str | None = None,
+        before: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of events in log order: ``events`` and ``next_page_token``.
+
+        ``asset`` ``"-"`` means every asset. Attribute filters match exact string values;
+        ``since`` and ``before`` bound the time accepted (RFC 3339 or unix seconds).
+        """
+        params: dict[str, Any] = _present(
+            operation=operation,
+            behaviour=behaviour,
+            since=since,
+            before=before,
+            page_size=page_size,
+            next_page_token=page_token,
+        )
+        for prefix, filters in (
+            ("event_attributes", event_attributes),
+            ("asset_attributes", asset_attributes),
+        ):
+            params |= {f"{prefix}.{name}": value for name, value in (filters or {}).items()}
+        return self._data("GET", f"ledger/assets/{_ledger_id(asset)}/events", params=params)
+
+    def read_event(self, event: str) -> dict[str, Any]:
+        return self._data("GET", f"ledger/events/{_ledger_id(event)}")
+
+    def verify_event(self, event: str) -> dict[str, Any]:
+        """``status`` (GOOD, BAD, UNSIGNED or NO_KEY) and ``reason``: the device signature
+        checked against the key the asset had at the event's log index."""
+        return self._data("GET", f"ledger/events/{_ledger_id(event)}/verify")
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The log's current signed checkpoint: ``checkpoint`` (the C2SP note, the text
+        auditors keep), and as read from it ``size``, ``root_hash`` (hex) and ``origin``."""
+        return self._data("GET", "ledger/log/checkpoint")
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
+        """The audit path (``hashes``, hex) of leaf ``index`` in the tree of ``size`` leaves,
+        the current tree when None (RFC 9162 §2.1.3)."""
+        params = {"index": index, **_present(size=size)}
+        return self._data("GET", "ledger/log/proof/inclusion", params=params)
+
+    def consistency_proof(self, first: int, second: int | None = None) -> dict[str, Any]:
+        """The proof (``hashes``, hex) that the tree of ``first`` leaves is a prefix of the tree
+        of ``second``, the current tree when None (RFC 9162 §2.1.4)."""
+        params = {"first": first, **_present(second=second)}
+        return self._data("GET", "ledger/log/proof/consistency", params=params)
+
+    def log_entries(self, start: int, end: int) -> list[bytes]:
+        """The log's leaves ``start`` up to ``end`` (exclusive) as their exact bytes: hash one
+        with ``merkle.leaf_hash`` to check it against an inclusion proof. The server answers
+        at most its page limit of leaves per call, so a long range may come back short."""
+        data = self._data("GET", "ledger/log/entries", params={"start": start, "end": end})
+        return [base64.b64decode(entry) for entry in data.get("entries", [])]
+
+    def log_public_key(self) -> dict[str, Any]:
+        """``key``, the log's verifier key (``name+id+base64``, what auditors pass as
+        ``--log-key``), and ``origin``, the first line of its checkpoints."""
+        return self._data("GET", "ledger/log/public-key")

@@ -9,7 +9,6 @@
    inclusion proof checked locally.
 """
 
-import base64
 import hashlib
 import tempfile
 import warnings
@@ -20,6 +19,7 @@ import coincurve
 from rich.table import Table
 
 from trustee.cli.console import out
+from trustee.client import Client
 from trustee.core import Core
 from trustee.crypto.encoding import b64url_decode, b64url_encode
 from trustee.ledger import merkle
@@ -92,22 +92,13 @@ def demo_events(device: SimulatedDevice) -> list[tuple[str, dict[str, Any], str]
     ]
 
 
-def _data(response: Any) -> dict[str, Any]:
-    if response.status_code != 200:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url.path}: "
-            f"{response.status_code} {response.text[:200]}"
-        )
-    return response.json()["data"]
-
-
 def run_demo() -> int:
     """Run the story; 0 when every verdict is the expected one, 1 otherwise."""
     with tempfile.TemporaryDirectory(prefix="trustee-demo-") as folder:
         core, root = Core.dev(root_token=ROOT_TOKEN, folder=Path(folder))
         try:
-            with TestClient(create_app(core)) as client:
-                client.headers["X-Vault-Token"] = root
+            # The in-process app is reached through the one client the command line uses.
+            with TestClient(create_app(core)) as http, Client(token=root, http=http) as client:
                 custody_ok = _custody(client)
                 records_ok = _signed_records(client)
         finally:
@@ -121,16 +112,11 @@ def run_demo() -> int:
     return 0 if ok else 1
 
 
-def _custody(client: TestClient) -> bool:
+def _custody(client: Client) -> bool:
     out.rule("1. custody: a trustee vouches for a token")
-    alice = _data(client.post("/v1/trustee/trustees/alice", json={}))
+    alice = client.create_trustee("alice")
     out.print(f"trustee [bold]alice[/] has address [cyan]{alice['address']}[/]")
-    issued = _data(
-        client.post(
-            "/v1/trustee/trustees/alice/claim",
-            json={"audience": AUDIENCE, "claims": {"usage": ["knight_rider"]}, "ttl": "1h"},
-        )
-    )
+    issued = client.claim("alice", claims={"usage": ["knight_rider"]}, audience=AUDIENCE, ttl="1h")
     out.print(f"JWT for audience [bold]{AUDIENCE}[/]: {issued['jwt'][:48]}…")
     result = verify_token(issued["jwt"], trusted=[alice["address"]], audience=AUDIENCE)
     usage = (result.claims or {}).get("usage")
@@ -142,17 +128,11 @@ def _custody(client: TestClient) -> bool:
     return result.valid and usage == ["knight_rider"]
 
 
-def _signed_records(client: TestClient) -> bool:
+def _signed_records(client: Client) -> bool:
     out.rule("2. signed records: the device signs the what, the server records who and when")
     device = SimulatedDevice()
-    asset = _data(
-        client.post(
-            "/v1/ledger/assets",
-            json={
-                "attributes": ASSET_ATTRIBUTES,
-                "device_key": {"alg": "ES256K", "public_key": device.public_key_hex},
-            },
-        )
+    asset = client.create_asset(
+        ASSET_ATTRIBUTES, {"alg": "ES256K", "public_key": device.public_key_hex}
     )
     out.print(f"asset [bold]{asset['identity']}[/] with the device's public key (ES256K)")
 
@@ -162,14 +142,9 @@ def _signed_records(client: TestClient) -> bool:
     all_expected = True
     records = []
     for label, body, expected in demo_events(device):
-        record = _data(
-            client.post(
-                f"/v1/{asset['identity'].replace('assets/', 'ledger/assets/')}/events", json=body
-            )
-        )
+        record = client.post_event(asset["identity"], **body)
         records.append(record)
-        uuid = record["identity"].rsplit("/", 1)[-1]
-        verdict = _data(client.get(f"/v1/ledger/events/{uuid}/verify"))
+        verdict = client.verify_event(record["identity"])
         matches = verdict["status"] == expected
         all_expected &= matches
         colour = "green" if verdict["status"] == "GOOD" else "red"
@@ -183,21 +158,15 @@ def _signed_records(client: TestClient) -> bool:
     out.print(table)
 
     out.rule("3. the transparency log")
-    checkpoint = _data(client.get("/v1/ledger/log/checkpoint"))
-    key = _data(client.get("/v1/ledger/log/public-key"))["key"]
+    checkpoint = client.checkpoint()
+    key = client.log_public_key()["key"]
     out.print("[bold]signed checkpoint[/] (C2SP note):")
     out.print(checkpoint["checkpoint"], end="", markup=False)
     out.print(f"log verifier key: [cyan]{key}[/]")
     opened = open_checkpoint(checkpoint["checkpoint"], [key])
     index = records[0]["log_index"]
-    proof = _data(
-        client.get("/v1/ledger/log/proof/inclusion", params={"index": index, "size": opened.size})
-    )
-    entry = base64.b64decode(
-        _data(client.get("/v1/ledger/log/entries", params={"start": index, "end": index + 1}))[
-            "entries"
-        ][0]
-    )
+    proof = client.inclusion_proof(index, opened.size)
+    entry = client.log_entries(index, index + 1)[0]
     included = merkle.verify_inclusion(
         merkle.leaf_hash(entry),
         index,

@@ -1,18 +1,20 @@
 """``trustee ledger``: the offline auditor, and the signed-records API from the terminal."""
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
-import httpx
 import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from trustee.cli.console import EXIT_INVALID, EXIT_OK, err, fail, out
-from trustee.cli.remote import server_address, server_token
+from trustee.cli.remote import connected, status_line
+from trustee.client import Client, default_token
 from trustee.ledger.audit import AuditReport, audit_bundle
 from trustee.ledger.note import NoteError, parse_verifier_key
 
@@ -155,37 +157,15 @@ def audit_command(
 # --- talking to a server -------------------------------------------------------------------
 
 
-def _call(method: str, path: str, *, json: Any = None, params: Any = None) -> dict[str, Any]:
-    token = server_token()
-    if not token:
+@contextmanager
+def _server() -> Iterator[Client]:
+    """A client for the configured server, refusing to start without a token (every ledger
+    route needs one); its errors become ``server answered <status>: …`` and exit status 1."""
+    if not default_token():
         fail("set TRUSTEE_TOKEN (or VAULT_TOKEN)")
-    try:
-        response = httpx.request(
-            method,
-            f"{server_address()}/v1/{path}",
-            json=json,
-            params=params,
-            headers={"X-Vault-Token": token},
-            timeout=30,
-        )
-    except httpx.HTTPError as exc:
-        fail(f"cannot reach {server_address()}: {type(exc).__name__}", EXIT_INVALID)
-    if response.status_code != 200:
-        try:
-            errors = response.json().get("errors", [])
-        except ValueError:
-            errors = []
-        fail(
-            f"server answered {response.status_code}: {'; '.join(errors) or 'no detail'}",
-            EXIT_INVALID,
-        )
-    return response.json().get("data") or {}
-
-
-def _segment(value: str) -> str:
-    """An id as one path segment: a ``/`` or ``..`` in it cannot reach another route."""
-    value = value.removeprefix("assets/").rsplit("/events/", 1)[-1]
-    return quote(value, safe="")
+    describe = partial(status_line, no_detail="no detail")
+    with connected(EXIT_INVALID, describe=describe, timeout=30) as client:
+        yield client
 
 
 def _print(data: Any) -> None:
@@ -232,14 +212,11 @@ def asset_create(
     ] = False,
 ) -> None:
     """Create an asset, optionally with its device's public key."""
-    body: dict[str, Any] = {
-        "attributes": _json_option(attributes, "--attributes"),
-        "require_signature": require_signature,
-    }
+    asset_attributes = _json_option(attributes, "--attributes")
     key = _device_key(alg, public_key, public_key_file)
-    if key is not None:
-        body["device_key"] = key
-    _print(_call("POST", "ledger/assets", json=body))
+    with _server() as client:
+        created = client.create_asset(asset_attributes, key, require_signature=require_signature)
+    _print(created)
 
 
 @asset_app.command("rotate")
@@ -251,13 +228,15 @@ def asset_rotate(
 ) -> None:
     """Give the asset a new device key from the next log index on (history is kept)."""
     key = _device_key(alg, public_key, public_key_file)
-    _print(_call("POST", f"ledger/assets/{_segment(asset)}/keys", json={"device_key": key}))
+    with _server() as client:
+        _print(client.rotate_device_key(asset, key))
 
 
 @asset_app.command("verify")
 def asset_verify(asset: str) -> None:
     """Verdicts on every event of an asset; exit 0 only when all are GOOD."""
-    data = _call("GET", f"ledger/assets/{_segment(asset)}/verify")
+    with _server() as client:
+        data = client.verify_asset(asset)
     _print(data)
     events = data.get("events") or []
     raise typer.Exit(EXIT_OK if all(e.get("status") == "GOOD" for e in events) else EXIT_INVALID)
@@ -269,16 +248,15 @@ def asset_list(
     page_token: Annotated[str | None, typer.Option(help="next_page_token of a page.")] = None,
 ) -> None:
     """Asset ids, a page at a time."""
-    params: dict[str, Any] = {"list": "true", "page_size": page_size}
-    if page_token:
-        params["next_page_token"] = page_token
-    _print(_call("GET", "ledger/assets", params=params))
+    with _server() as client:
+        _print(client.list_assets(page_size, page_token or None))
 
 
 @asset_app.command("read")
 def asset_read(asset: str) -> None:
     """An asset: attributes, current device key and key history."""
-    _print(_call("GET", f"ledger/assets/{_segment(asset)}"))
+    with _server() as client:
+        _print(client.read_asset(asset))
 
 
 @event_app.command("post")
@@ -296,8 +274,11 @@ def event_post(
         event_attributes["arc_evidence"] = evidence
     if signature is not None:
         event_attributes["arc_evidence_signature"] = signature
-    body = {"operation": operation, "behaviour": behaviour, "event_attributes": event_attributes}
-    _print(_call("POST", f"ledger/assets/{_segment(asset)}/events", json=body))
+    with _server() as client:
+        posted = client.post_event(
+            asset, event_attributes, operation=operation, behaviour=behaviour
+        )
+    _print(posted)
 
 
 @event_app.command("list")
@@ -312,24 +293,29 @@ def event_list(
     before: Annotated[str | None, typer.Option(help="Accepted before (RFC 3339).")] = None,
 ) -> None:
     """Events in log order, filtered, a page at a time."""
-    params: dict[str, Any] = {"page_size": page_size}
-    if page_token:
-        params["next_page_token"] = page_token
+    filters: dict[str, str] = {}
     for item in attr or []:
         name, sep, value = item.partition("=")
         if not sep or not name:
             fail(f"--attr takes NAME=VALUE, got {item!r}")
-        params[f"event_attributes.{name}"] = value
-    for name, value in (("since", since), ("before", before)):
-        if value:
-            params[name] = value
-    _print(_call("GET", f"ledger/assets/{_segment(asset)}/events", params=params))
+        filters[name] = value
+    with _server() as client:
+        page = client.list_events(
+            asset,
+            event_attributes=filters,
+            since=since or None,
+            before=before or None,
+            page_size=page_size,
+            page_token=page_token or None,
+        )
+    _print(page)
 
 
 @event_app.command("verify")
 def event_verify(event: str) -> None:
     """GOOD, BAD, UNSIGNED or NO_KEY with the reason; exit 0 only for GOOD."""
-    data = _call("GET", f"ledger/events/{_segment(event)}/verify")
+    with _server() as client:
+        data = client.verify_event(event)
     _print(data)
     raise typer.Exit(EXIT_OK if data.get("status") == "GOOD" else EXIT_INVALID)
 
@@ -337,13 +323,17 @@ def event_verify(event: str) -> None:
 @app.command("checkpoint")
 def checkpoint_command() -> None:
     """Print the log's current signed checkpoint."""
-    sys.stdout.write(_call("GET", "ledger/log/checkpoint")["checkpoint"])
+    with _server() as client:
+        note = client.checkpoint()["checkpoint"]
+    sys.stdout.write(note)
 
 
 @app.command("public-key")
 def public_key_command() -> None:
     """Print the log's verifier key (give it to auditors: `ledger audit --log-key`)."""
-    sys.stdout.write(_call("GET", "ledger/log/public-key")["key"] + "\n")
+    with _server() as client:
+        key = client.log_public_key()["key"]
+    sys.stdout.write(key + "\n")
 
 
 @app.command("proof")
@@ -355,12 +345,12 @@ def proof_command(
     """An inclusion proof (--index) or a consistency proof (--first) from the server."""
     if (index is None) == (first is None):
         fail("give --index or --first")
-    if index is not None:
-        params = {"index": index, **({"size": size} if size is not None else {})}
-        _print(_call("GET", "ledger/log/proof/inclusion", params=params))
-    else:
-        params = {"first": first, **({"second": size} if size is not None else {})}
-        _print(_call("GET", "ledger/log/proof/consistency", params=params))
+    with _server() as client:
+        if index is not None:
+            proof = client.inclusion_proof(index, size)
+        else:
+            proof = client.consistency_proof(first or 0, size)
+    _print(proof)
 
 
 @app.command("bundle")
@@ -370,8 +360,8 @@ def bundle_command(
     older_size: Annotated[int | None, typer.Option(help="Add a consistency proof.")] = None,
 ) -> None:
     """Fetch an asset's audit bundle (for `trustee ledger audit`)."""
-    params = {"older_size": older_size} if older_size is not None else None
-    data = _call("GET", f"ledger/assets/{_segment(asset)}/bundle", params=params)
+    with _server() as client:
+        data = client.bundle(asset, older_size)
     text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8")
     if output is None:
         sys.stdout.write(text + "\n")

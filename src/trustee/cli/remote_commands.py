@@ -3,14 +3,13 @@
 Like the vault CLI they read ``TRUSTEE_ADDR`` / ``TRUSTEE_TOKEN`` (``VAULT_*`` as fall-backs).
 Secrets never come in as plain arguments that land in shell history and ``ps``: keystore
 passphrases and private keys are read from a named environment variable or a hidden prompt.
-Server errors become one line on stderr and exit status 2; the token is never printed.
+Server errors become one line on stderr and exit status 2 (``remote.connected``); the token
+is never printed.
 """
 
 import base64
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,10 +17,8 @@ import orjson
 import typer
 from rich.table import Table
 
-from trustee.cli.console import EXIT_INVALID, EXIT_OK, EXIT_USAGE, err, fail, out
-from trustee.cli.remote import server_address, server_token
-from trustee.client import Client
-from trustee.errors import PermissionDenied, TrusteeError
+from trustee.cli.console import EXIT_INVALID, EXIT_OK, err, fail, out
+from trustee.cli.remote import connected
 
 MAX_INPUT_BYTES = 1024 * 1024
 EXIT_SEALED = 2  # vault's `operator status`: 0 unsealed, 1 error, 2 sealed
@@ -30,18 +27,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the answer's dat
 
 
 # -- plumbing ------------------------------------------------------------------------------
-
-
-@contextmanager
-def connected(error_code: int = EXIT_USAGE) -> Iterator[Client]:
-    """A client for the configured server; its errors become one line and ``error_code``."""
-    token = server_token()
-    try:
-        with Client(server_address(), token) as client:
-            yield client
-    except TrusteeError as exc:
-        hint = " (set TRUSTEE_TOKEN)" if isinstance(exc, PermissionDenied) and not token else ""
-        fail(f"{exc.message}{hint}", error_code)
 
 
 def print_json(value: Any) -> None:
