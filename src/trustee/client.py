@@ -98,7 +98,11 @@ def default_token() -> str | None:
 
 
 def error_for(response: httpx.Response) -> TrusteeError:
-    """The typed error for a failed answer, with the server's messages joined."""
+    """The typed error for a failed answer, with the server's messages joined.
+
+    Every error the client raises for an answer carries ``status`` (the HTTP status) and
+    ``errors`` (the server's messages): the statuses live here, not in the domain errors.
+    """
     messages: list[str] = []
     try:
         body = response.json()
@@ -107,9 +111,13 @@ def error_for(response: httpx.Response) -> TrusteeError:
     if isinstance(body, dict) and isinstance(body.get("errors"), list):
         messages = [str(message) for message in body["errors"]]
     message = "; ".join(messages) or f"server answered {response.status_code}"
-    error = _ERRORS_BY_STATUS.get(response.status_code, TrusteeError)(message)
-    error.status = response.status_code
-    error.errors = messages
+    kind = _ERRORS_BY_STATUS.get(response.status_code, TrusteeError)
+    return _answered(kind(message), response.status_code, messages)
+
+
+def _answered(error: TrusteeError, status: int, messages: list[str]) -> TrusteeError:
+    error.status = status  # type: ignore[attr-defined]
+    error.errors = messages  # type: ignore[attr-defined]
     return error
 
 
@@ -207,7 +215,8 @@ class Client:
         try:
             return response.json()
         except ValueError:
-            raise TrusteeError(f"server answered {response.status_code} with non-JSON") from None
+            message = f"server answered {response.status_code} with non-JSON"
+            raise _answered(TrusteeError(message), response.status_code, []) from None
 
     def _data(self, method: str, path: str, **options: Any) -> dict[str, Any]:
         answer = self.request(method, path, **options)
