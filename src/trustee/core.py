@@ -21,6 +21,7 @@ from trustee.errors import AlreadyExists
 from trustee.ledger.service import LedgerService
 from trustee.secret import Secret
 from trustee.storage import Database, open_database
+from trustee.storage.probe import StorageProbe
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Core:
         self.login = TrusteeLogin(db, self.tokens, self.roles, self.trust_lists)
         self.audiences = AudienceService(db)
         self.ledger = LedgerService(db, self.barrier)
+        self.storage = StorageProbe(db)
 
     @classmethod
     def open(cls, storage_url: str = DEFAULT_STORAGE_URL) -> "Core":
@@ -68,6 +70,7 @@ class Core:
         return core, token
 
     def close(self) -> None:
+        self.storage.close()
         self.ledger.close()
         self.barrier.seal()
         self.db.close()

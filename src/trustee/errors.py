@@ -45,3 +45,14 @@ class NotInitialized(TrusteeError):
 
 class Sealed(TrusteeError):
     """The barrier is sealed: no secret can be used until it is unsealed."""
+
+
+class StorageUnavailable(TrusteeError):
+    """The database does not answer (down, restarting, unreachable): try again shortly.
+
+    Nothing is known to have been written by the request that met it.
+    """
+
+    def __init__(self, message: str, retry_after: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

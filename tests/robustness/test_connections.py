@@ -28,8 +28,8 @@ from trustee.server.connections import (
     MAX_CONNECTIONS,
     RESERVED_DESCRIPTORS,
     DescriptorStormFilter,
-    Throttle,
 )
+from trustee.server.throttle import Throttle
 
 SLOW_CLIENTS = 50
 SLOW_HEAD = b"GET /v1/sys/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "

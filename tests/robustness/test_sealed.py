@@ -17,6 +17,7 @@ OPEN_WHILE_SEALED = {
     ("POST", "/v1/sys/init"): 409,
     ("PUT", "/v1/sys/init"): 409,
     ("GET", "/v1/sys/seal-status"): 200,
+    ("GET", "/v1/sys/liveness"): 200,
     ("POST", "/v1/sys/unseal"): 200,
     ("PUT", "/v1/sys/unseal"): 200,
 }

@@ -24,10 +24,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-import time
-from collections.abc import Callable
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from trustee.server.throttle import Throttle
 
 HEAD_TIMEOUT_SECONDS = 10.0
 KEEP_ALIVE_SECONDS = 5
@@ -77,26 +77,6 @@ def connection_cap() -> int:
     if soft == resource.RLIM_INFINITY:
         return MAX_CONNECTIONS
     return min(MAX_CONNECTIONS, max(soft - RESERVED_DESCRIPTORS, soft // 4))
-
-
-class Throttle:
-    """At most one report per ``seconds``; counts the events it held back in between."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.seconds = seconds
-        self.clock = clock
-        self.held = 0
-        self.last: float | None = None
-
-    def due(self) -> int | None:
-        """Record one event; the number of events to report (this one included) if a report
-        is due now, else None."""
-        self.held += 1
-        now = self.clock()
-        if self.last is not None and now - self.last < self.seconds:
-            return None
-        count, self.held, self.last = self.held, 0, now
-        return count
 
 
 class BoundedH11Protocol(H11Protocol):

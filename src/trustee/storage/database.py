@@ -40,6 +40,7 @@ except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
 from trustee.storage.migrations import migrate
+from trustee.storage.outages import outages_as_unavailable
 
 BUSY_TIMEOUT_MS = 10_000
 _WRITE = "trustee_write"
@@ -50,6 +51,8 @@ PG_POOL_SIZE = 10
 PG_MAX_OVERFLOW = 10
 PG_POOL_TIMEOUT_SECONDS = 30
 PG_APPLICATION_NAME = "trustee"
+PG_CONNECT_TIMEOUT_SECONDS = 5
+"""libpq waits for ever on an address that drops packets; a request should fail over instead."""
 _POOL_SETTINGS = ("pool_size", "max_overflow")
 
 
@@ -75,8 +78,14 @@ class Database:
         """A connection inside a transaction: committed on normal exit, rolled back on error.
 
         On SQLite the transaction holds the write lock from its start (``BEGIN IMMEDIATE``).
+        An outage of the database, met anywhere inside, is :class:`StorageUnavailable`.
         """
-        with self._turn(), self._writer_turn(), self.engine.connect() as conn:
+        with (
+            outages_as_unavailable(),
+            self._turn(),
+            self._writer_turn(),
+            self.engine.connect() as conn,
+        ):
             conn.execution_options(**{_WRITE: True})
             with conn.begin():
                 yield conn
@@ -84,8 +93,13 @@ class Database:
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A connection for reads; it begins a (deferred) transaction on first use."""
-        with self._turn(), self.engine.connect() as conn:
+        with outages_as_unavailable(), self._turn(), self.engine.connect() as conn:
             yield conn
+
+    def ping(self) -> None:
+        """One round trip to the database; :class:`StorageUnavailable` if it does not answer."""
+        with self.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -227,6 +241,8 @@ def _open_postgresql(url: URL) -> Database:
     connect_args: dict[str, Any] = {}
     if "application_name" not in url.query:
         connect_args["application_name"] = PG_APPLICATION_NAME  # visible in pg_stat_activity
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
     engine = sa.create_engine(
         url,
         pool_pre_ping=True,

@@ -19,11 +19,13 @@ from trustee.errors import (
     PermissionDenied,
     RateLimited,
     Sealed,
+    StorageUnavailable,
     TooLarge,
     TrusteeError,
 )
 from trustee.ids import uuid4_text
 from trustee.server.faces.vault.openapi import api_routes
+from trustee.server.throttle import Throttle
 
 logger = logging.getLogger("trustee.server")
 
@@ -36,6 +38,7 @@ STATUSES: dict[type[TrusteeError], int] = {
     RateLimited: 429,
     NotInitialized: 501,
     Sealed: 503,
+    StorageUnavailable: 503,
 }
 """Each domain error's status on this face; a subclass takes its nearest ancestor's, and an
 error named nowhere here is the server's fault (500)."""
@@ -92,6 +95,11 @@ def error_response(status: int, *messages: str) -> ORJSONResponse:
 def error_response_for(request: Request, exc: Exception) -> ORJSONResponse:
     """The answer to an exception a route raised: the one mapping of error classes to statuses,
     for FastAPI's handlers and for the routes the request gate serves itself."""
+    if isinstance(exc, StorageUnavailable):
+        _outage_log(exc)
+        response = error_response(503, exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, TrusteeError):
         return error_response(status_of(exc), exc.message)
     if isinstance(exc, CryptoError):
@@ -109,6 +117,17 @@ def error_response_for(request: Request, exc: Exception) -> ORJSONResponse:
     path, kind = request.url.path, type(exc).__name__
     logger.error("internal error on %s %s: %s", request.method, path, kind)
     return error_response(500, "internal error")
+
+
+_outages = Throttle(10.0)
+
+
+def _outage_log(exc: StorageUnavailable) -> None:
+    """One line per ten seconds while storage is down, not a traceback per request."""
+    count = _outages.due()
+    if count is not None:
+        cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "unknown"
+        logger.warning("storage unavailable (%s); %d requests answered 503", cause, count)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -23,7 +23,7 @@ ERROR_STATUSES: dict[str, str] = {
     "413": "The request body is larger than 1 MiB.",
     "429": "Too many requests from this client; see Retry-After.",
     "501": "The server is not initialized.",
-    "503": "The server is sealed, or the audit log cannot be written.",
+    "503": "Sealed, storage unavailable (with Retry-After), or the audit log cannot be written.",
 }
 
 _NULLABLE_OBJECT = {"anyOf": [{"type": "object"}, {"type": "null"}]}
@@ -62,14 +62,21 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "Health": {
         "type": "object",
-        "required": ["initialized", "sealed", "standby", "server_time_utc", "version"],
+        "description": "Null initialized/sealed: the database never answered this process.",
+        "required": ["initialized", "sealed", "standby", "storage", "server_time_utc", "version"],
         "properties": {
-            "initialized": {"type": "boolean"},
-            "sealed": {"type": "boolean"},
+            "initialized": {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
+            "sealed": {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
             "standby": {"type": "boolean"},
+            "storage": {"enum": ["ok", "unavailable"]},
             "server_time_utc": {"type": "integer"},
             "version": {"type": "string"},
         },
+    },
+    "Liveness": {
+        "type": "object",
+        "required": ["alive", "server_time_utc"],
+        "properties": {"alive": {"const": True}, "server_time_utc": {"type": "integer"}},
     },
     "JwkSet": {
         "type": "object",
@@ -86,6 +93,7 @@ SECURITY_SCHEMES = {
 # Operations whose success body is not the envelope: (path, method) -> (status, schema, type).
 _SPECIAL_SUCCESS = {
     ("/v1/sys/health", "get"): [("200", "Health"), ("501", "Health"), ("503", "Health")],
+    ("/v1/sys/liveness", "get"): [("200", "Liveness")],
     ("/.well-known/jwks.json", "get"): [("200", "JwkSet")],
 }
 _MEDIA_TYPES = {("/.well-known/jwks.json", "get"): "application/jwk-set+json"}

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 
 from trustee import __version__
+from trustee.errors import InvalidRequest, StorageUnavailable
 from trustee.secret import Secret
 from trustee.server.faces.vault.common import Body, write
 from trustee.server.faces.vault.envelope import ORJSONResponse, envelope, no_content
@@ -46,20 +47,67 @@ class UnsealRequest(Body):
     reset: bool = False
 
 
+HEALTH_CODES = {
+    "activecode": 200,
+    "uninitcode": 501,
+    "sealedcode": 503,
+    "storagecode": 503,
+    "standbycode": 429,  # accepted as Vault's; a trustee server is never a standby
+    "performancestandbycode": 473,
+    "drsecondarycode": 472,
+}
+"""Vault's query overrides of each state's status, and ``storagecode``: unsealed, but the
+database does not answer (no request that needs it can be served)."""
+
+
 @router.get("/sys/health")
 def health(request: Request) -> ORJSONResponse:
-    status = core_of(request).barrier.status()
-    code = 501 if not status.initialized else 503 if status.sealed else 200
+    """Readiness, as a load balancer asks it: 200 only when every request can be served."""
+    codes = _health_codes(request)
+    core = core_of(request)
+    try:
+        status = core.barrier.status()
+    except StorageUnavailable:  # never initialised in this process, and no database to ask
+        status = None
+    storage = status is not None and core.storage.answers()
+    if status is None or not storage:
+        code = codes["storagecode"]
+    elif not status.initialized:
+        code = codes["uninitcode"]
+    elif status.sealed:
+        code = codes["sealedcode"]
+    else:
+        code = codes["activecode"]
     return ORJSONResponse(
         {
-            "initialized": status.initialized,
-            "sealed": status.sealed,
+            "initialized": status.initialized if status is not None else None,
+            "sealed": status.sealed if status is not None else None,
             "standby": False,
+            "storage": "ok" if storage else "unavailable",
             "server_time_utc": int(time.time()),
             "version": __version__,
         },
         status_code=code,
     )
+
+
+@router.get("/sys/liveness")
+def liveness() -> ORJSONResponse:
+    """200 while the process serves HTTP at all, whatever its storage or seal: restart it
+    only when this fails, route to it only when ``sys/health`` says 200."""
+    return ORJSONResponse({"alive": True, "server_time_utc": int(time.time())})
+
+
+def _health_codes(request: Request) -> dict[str, int]:
+    codes = dict(HEALTH_CODES)
+    for name in codes:
+        given = request.query_params.get(name)
+        if given is None:
+            continue
+        if not given.isdigit() or not 100 <= int(given) <= 599:
+            raise InvalidRequest(f"{name} must be an HTTP status code, 100 to 599")
+        codes[name] = int(given)
+    return codes
 
 
 @router.get("/sys/init")
