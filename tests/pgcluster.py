@@ -40,9 +40,27 @@ def _as_cluster_user(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command]
 
 
+class Cluster:
+    """A throwaway PostgreSQL server that a test may stop and start again (an outage)."""
+
+    def __init__(self, binaries: Path, folder: Path, port: int, options: str) -> None:
+        self.binaries, self.folder, self.port, self.options = binaries, folder, port, options
+        self.data = folder / "data"
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def start(self) -> None:
+        command = [str(self.binaries / "pg_ctl"), "-D", str(self.data), "-o", self.options]
+        command += ["-w", "-l", str(self.folder / "server.log"), "start"]
+        subprocess.run(_as_cluster_user(command), check=True, capture_output=True, timeout=120)
+
+    def stop(self, *, check: bool = True) -> None:
+        command = [str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"]
+        subprocess.run(_as_cluster_user(command), check=check, capture_output=True, timeout=120)
+
+
 @contextmanager
-def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
-    """Yield a SQLAlchemy URL of a fresh, empty cluster; remove it afterwards.
+def controllable_cluster(*, durable: bool = False) -> Iterator[Cluster]:
+    """A fresh, empty, running cluster; removed afterwards.
 
     Tests run with ``fsync=off`` (a throwaway cluster need not survive a power cut, and the
     suite is faster); ``durable=True`` keeps PostgreSQL's defaults, for honest benchmarks.
@@ -51,60 +69,30 @@ def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
     if binaries is None:
         raise FileNotFoundError("no PostgreSQL binaries (initdb) on this machine")
     folder = Path(tempfile.mkdtemp(prefix="trustee-pg-"))
-    data = folder / "data"
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
-    port = free_port()
-    run = {"check": True, "capture_output": True, "timeout": 120}
-    subprocess.run(
-        _as_cluster_user(
-            [
-                str(binaries / "initdb"),
-                "-D",
-                str(data),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ]
-        ),
-        **run,
-    )
+    initdb = [str(binaries / "initdb"), "-D", str(folder / "data"), "-A", "trust"]
+    initdb += ["-U", "postgres", "--no-sync", "-E", "UTF8"]
+    subprocess.run(_as_cluster_user(initdb), check=True, capture_output=True, timeout=120)
     # Each server replica keeps a pool, and every test module a database: allow plenty.
+    port = free_port()
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=300"
     if not durable:
         options += " -c fsync=off"
-    subprocess.run(
-        _as_cluster_user(
-            [
-                str(binaries / "pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                options,
-                "-w",
-                "-l",
-                str(folder / "server.log"),
-                "start",
-            ]
-        ),
-        **run,
-    )
+    cluster = Cluster(binaries, folder, port, options)
+    cluster.start()
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield cluster
     finally:
-        subprocess.run(
-            _as_cluster_user(
-                [str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
-            ),
-            check=False,
-            capture_output=True,
-            timeout=120,
-        )
+        cluster.stop(check=False)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
+    """Yield a SQLAlchemy URL of a fresh, empty cluster; remove it afterwards."""
+    with controllable_cluster(durable=durable) as cluster:
+        yield cluster.url
 
 
 def _driver_free(url: str) -> str:

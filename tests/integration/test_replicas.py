@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledgerlib import Device, evidence
 from live_server import LiveServer
+from replicas import Pair, start_pair
 from rfc9162 import leaf as leaf_hash
 from rfc9162 import root_of as tree_root
 from rfc9162 import verify_consistency, verify_inclusion
@@ -51,46 +52,6 @@ def verify_checkpoint(note: str, verifier_key: str) -> tuple[int, bytes]:
 
 
 # --- two replicas ---------------------------------------------------------------------------
-
-
-class Pair:
-    """Replicas ``a`` and ``b`` over one database, and the root token."""
-
-    def __init__(self, a: LiveServer, b: LiveServer, root: str, key: str) -> None:
-        self.a, self.b, self.root, self.key = a, b, root, key
-        self.headers = {"X-Vault-Token": root}
-
-    @property
-    def both(self) -> tuple[LiveServer, LiveServer]:
-        return self.a, self.b
-
-    def client(self, server: LiveServer) -> httpx.Client:
-        return httpx.Client(base_url=server.address, headers=self.headers, timeout=60)
-
-    def stop(self) -> None:
-        for server in self.both:
-            if server.process.poll() is None:
-                assert server.stop() == 0
-
-
-def start_pair(storage_url: str, folder: Path, *, b_from_env: bool = False) -> Pair:
-    """A initialised over HTTP and unsealed with its share; B unsealed by the operator's key."""
-    a = LiveServer("--storage", storage_url, log_path=folder / "a.log")
-    root = a.initialise_and_unseal()
-    assert a.unseal_key is not None
-    key_file = folder / "unseal.key"
-    key_file.touch(mode=0o600)
-    key_file.write_text(a.unseal_key)  # one share of one is the unseal key itself
-    if b_from_env:
-        env = dict(os.environ, TRUSTEE_UNSEAL_KEY=a.unseal_key)
-        b = LiveServer("--storage", storage_url, log_path=folder / "b.log", env=env)
-    else:
-        b = LiveServer(
-            "--storage", storage_url, "--unseal-key-file", str(key_file), log_path=folder / "b.log"
-        )
-    health = httpx.get(f"{b.address}/v1/sys/health")
-    assert health.status_code == 200, "B did not unseal itself from the operator's key"
-    return Pair(a, b, root, a.unseal_key)
 
 
 @pytest.fixture(scope="module")
