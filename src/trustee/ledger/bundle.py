@@ -56,7 +56,8 @@ class BundleEvent:
     """One event: its leaf bytes and their inclusion proof under the bundle's checkpoint.
 
     ``inclusion_proof`` is None when a file's proof is not a list (the audit calls that a bad
-    proof); an element that is not text reads as ``""``, which is no hash either.
+    proof); a list is kept as read, without a pass over its elements, because the inclusion
+    check takes anything that is not the hex of a hash for no hash.
     """
 
     log_index: int | None
@@ -86,7 +87,7 @@ class BundleEvent:
         return cls(
             log_index=index if isinstance(index, int) and not isinstance(index, bool) else None,
             entry=entry,
-            inclusion_proof=_texts(proof) if isinstance(proof, list) else None,
+            inclusion_proof=proof if isinstance(proof, list) else None,
         )
 
 
