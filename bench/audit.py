@@ -34,13 +34,13 @@ def build_bundle(events: int) -> tuple[dict[str, Any], str, Device]:
         try:
             service = core.ledger
             device = Device()
-            asset = service.create_asset({"name": "meter"}, device.device_key)["uuid"]
+            asset = service.create_asset({"name": "meter"}, device.device_key).uuid
             done = 0
             while done < events:
                 count = min(BATCH, events - done)
                 service.post_events(_signed_requests(asset, device, count, f"b{done}"))
                 done += count
-            bundle = service.bundle(asset)
+            bundle = service.bundle(asset).to_json()  # as a file holds it
             key = service.public_key()
         finally:
             core.close()

@@ -98,10 +98,10 @@ def append_rates(clients: int, per_client: int, rounds: int = 3) -> AppendRates:
         try:
             service = core.ledger
             device = Device()
-            signed = service.create_asset({"name": "meter"}, device.device_key)["uuid"]
+            signed = service.create_asset({"name": "meter"}, device.device_key).uuid
             strict = service.create_asset(
                 {"name": "strict meter"}, device.device_key, require_signature=True
-            )["uuid"]
+            ).uuid
             for asset in (signed, strict):  # the log key, the assets' signing rules
                 service.post_event(_signed_requests(asset, device, 1, "warm")[0])
             batches_before, items_before = service.committer.batches, service.committer.items
@@ -212,7 +212,7 @@ def _log_size(address: str, headers: dict[str, str]) -> int:
 
 def build_log(service: LedgerService, leaves: int, batch: int) -> float:
     """Append ``leaves`` small unsigned events in batches; return the events/s it took."""
-    asset = service.create_asset({"name": "bulk"})["uuid"]
+    asset = service.create_asset({"name": "bulk"}).uuid
     began = time.perf_counter()
     done = 0
     while done < leaves:

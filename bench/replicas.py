@@ -112,7 +112,7 @@ def _replica(
         core.barrier.unseal(Secret(share))
         service = core.ledger
         device = Device()
-        asset = service.create_asset({"name": "meter"}, device.device_key)["uuid"]
+        asset = service.create_asset({"name": "meter"}, device.device_key).uuid
         work = [
             [
                 EventRequest(

@@ -201,3 +201,22 @@ def test_a_trustee_decrypts_claims_encrypted_for_it(core, client):
         assert refused.json()["errors"] == ["the claims do not decrypt with this trustee's key"]
     for body in ({}, {"claims": payload, "ciphertext": "trustee:v1:AA"}, {"claims": {}}):
         assert client.post("/v1/trustee/trustees/agency/decrypt", json=body).status_code == 400
+
+
+def test_trustee_encrypt_picks_the_audience_key_or_the_trustees_own(core):
+    from trustee.auth.audiences import trustee_decrypt, trustee_encrypt
+    from trustee.errors import NotFound
+
+    trustee = core.trustees.create("enc-owner")
+    own = trustee_encrypt(core.trustees, core.audiences, "enc-owner", b"to myself")
+    assert own.recipient == trustee.address
+    assert trustee_decrypt(core.trustees, "enc-owner", own.ciphertext) == b"to myself"
+    agency = generate_private_key()
+    token = issue_token(agency, audience="enc-owner").jwt
+    info = core.audiences.register("enc-agency", token)
+    sealed = trustee_encrypt(core.trustees, core.audiences, "enc-owner", b"hi", "enc-agency")
+    assert sealed.recipient == info.address != trustee.address
+    with pytest.raises(NotFound):
+        trustee_encrypt(core.trustees, core.audiences, "nobody", b"x", "enc-agency")
+    with pytest.raises(NotFound):
+        trustee_encrypt(core.trustees, core.audiences, "enc-owner", b"x", "no-such-audience")

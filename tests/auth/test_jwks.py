@@ -68,3 +68,11 @@ def test_pyjwkclient_verifies_a_claimed_token(core, server_url, path):
     )
     assert claims["iss"] == core.trustees.read("alice").address
     assert claims["usage"] == ["knight_rider"]
+
+
+def test_jwk_set_lists_each_address_once_sorted(core):
+    from trustee.custody.jwks import jwk_set
+
+    created = [core.trustees.create(name) for name in ("carol", "dave")]
+    keys = jwk_set(core.trustees)["keys"]
+    assert [key["kid"] for key in keys] == sorted(info.address for info in created)

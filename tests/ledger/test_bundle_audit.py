@@ -18,15 +18,15 @@ def made(tmp_path_factory: pytest.TempPathFactory):
     core, _ = open_core(folder)
     service = core.ledger
     device, other = Device("ES256K"), Device("ES256K")
-    asset = service.create_asset({"name": "car"}, device.device_key)["uuid"]
-    noise = service.create_asset({})["uuid"]
+    asset = service.create_asset({"name": "car"}, device.device_key).uuid
+    noise = service.create_asset({}).uuid
     for i in range(5):
         service.post_event(EventRequest(asset, event_attributes=evidence(device, f"reading {i}")))
         service.post_event(EventRequest(noise, event_attributes={"i": str(i)}))
     older = service.checkpoint()["checkpoint"]
     service.rotate_key(asset, other.device_key)
     service.post_event(EventRequest(asset, event_attributes=evidence(other, "after rotation")))
-    bundle = service.bundle(asset, older_size=10)
+    bundle = service.bundle(asset, older_size=10).to_json()
     key = service.public_key()
     yield {"bundle": bundle, "key": key, "older": older, "service": service}
     core.close()
@@ -134,3 +134,71 @@ def test_parallel_audit_matches_serial(made) -> None:
     assert serial.rows[3].status == "BAD" and serial.rows[-1].status == "BAD"
     assert parallel.to_dict() == serial.to_dict()
     assert parallel.rows == serial.rows == serial_seen == parallel_seen
+
+
+# --- the Bundle type: one format for the service and the auditor ----------------------------
+
+
+def test_bundle_round_trips_through_json(made) -> None:
+    from trustee.ledger.bundle import BUNDLE_KIND, BUNDLE_VERSION, Bundle
+
+    service = made["service"]
+    asset = made["bundle"]["asset"]["uuid"]
+    typed = service.bundle(asset, older_size=10)
+    document = json.loads(json.dumps(typed.to_json()))  # as a file holds it
+    assert (document["kind"], document["v"]) == (BUNDLE_KIND, BUNDLE_VERSION)
+    assert list(document) == [
+        "v",
+        "kind",
+        "origin",
+        "log_key",
+        "checkpoint",
+        "size",
+        "root_hash",
+        "asset",
+        "keys",
+        "events",
+        "consistency",
+    ]
+    read = Bundle.from_json(document)
+    assert read == typed and read.problems == ()
+    assert read.to_json() == document
+    assert (
+        audit_bundle(typed, made["key"], made["older"]).to_dict()
+        == audit_bundle(document, made["key"], made["older"]).to_dict()
+    )
+
+
+def test_bundle_asset_is_the_asset_as_described(made) -> None:
+    from trustee.server.faces.vault.routes.ledger_render import asset_json
+
+    service = made["service"]
+    document = made["bundle"]
+    described = asset_json(service.read_asset(document["asset"]["uuid"]))
+    assert document["asset"] == {k: v for k, v in described.items() if k != "key_history"}
+    assert document["keys"] == described["key_history"]
+    assert [item["event"] for item in document["events"]] == [
+        json.loads(base64.b64decode(item["entry"])) for item in document["events"]
+    ]
+
+
+def test_reading_a_damaged_bundle_keeps_every_fault(made) -> None:
+    from trustee.ledger.bundle import Bundle, BundleError, BundleEvent, UnreadableEvent
+
+    damaged = copy.deepcopy(made["bundle"])
+    damaged["events"][0] = "not an event"
+    damaged["events"][1]["entry"] = "%%%"
+    damaged["events"][2]["inclusion_proof"] = {"not": "a list"}
+    damaged["keys"].append({"seq": "x"})
+    del damaged["checkpoint"]
+    read = Bundle.from_json(damaged)
+    assert read.events[0] == UnreadableEvent("malformed event item")
+    assert read.events[1] == UnreadableEvent("entry is not base64 of JSON")
+    assert isinstance(read.events[2], BundleEvent) and read.events[2].inclusion_proof is None
+    assert read.checkpoint is None and read.problems == ("malformed key history entry",)
+    assert Bundle.from_json({**made["bundle"], "events": None}).problems == (
+        "bundle has no events list",
+    )
+    for bad in ({"kind": "nope"}, [], {**made["bundle"], "v": 2}):
+        with pytest.raises(BundleError):
+            Bundle.from_json(bad)

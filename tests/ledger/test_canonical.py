@@ -177,5 +177,5 @@ def test_property_a_composed_entry_is_the_records_canonical_json(
     except InvalidRequest:
         assert _reference(event_attributes) is None or _reference(asset_attributes) is None
         return
-    record, entry = compose_entry(prepared, log_index, "2026-01-02T03:04:05.000006Z")
-    assert entry == rfc8785.dumps(record)
+    event, entry = compose_entry(prepared, log_index, "2026-01-02T03:04:05.000006Z")
+    assert entry == rfc8785.dumps(event.to_record())

@@ -15,6 +15,7 @@ import rfc9162
 from ledgerlib import Device, evidence, open_core, reopen
 from trustee.errors import InvalidRequest, NotFound
 from trustee.ledger.commit import GroupCommitter, Pending
+from trustee.ledger.models import Event
 from trustee.ledger.service import EventRequest
 
 WAIT = 30  # seconds: only a guard against a hang, never a measured duration
@@ -262,7 +263,7 @@ def test_concurrent_posts_get_consecutive_indexes_and_are_durable(storage_url: s
             signer = stranger if i % 3 == 2 else device
             asset = strict if number % 2 else lenient
             request = EventRequest(
-                asset["uuid"],
+                asset.uuid,
                 event_attributes=evidence(signer, text),
                 principal_accepted={"display_name": f"client {number}"},
             )
@@ -274,21 +275,21 @@ def test_concurrent_posts_get_consecutive_indexes_and_are_durable(storage_url: s
 
     with ThreadPoolExecutor(max_workers=clients) as pool:
         answers = [o for outcomes in pool.map(client, range(clients)) for o in outcomes]
-    accepted = [a for a in answers if isinstance(a, dict)]
+    accepted = [a for a in answers if isinstance(a, Event)]
     refused = [a for a in answers if isinstance(a, InvalidRequest)]
     assert len(refused) == (clients // 2) * (per_client // 3)
     assert all("requires a good device signature" in str(r) for r in refused)
     # Lenient: the stranger's events are kept and verify BAD; nothing is lost.
     assert len(accepted) == clients * per_client - len(refused)
-    indexes = sorted(record["log_index"] for record in accepted)
+    indexes = sorted(record.log_index for record in accepted)
     assert indexes == list(range(len(accepted)))
     size, root = service.state()
     entries = service.entries(0, size)
     assert size == len(accepted) and rfc9162.Tree(entries).root(size) == root
-    counts = service.verify_asset(lenient["uuid"])["counts"]
+    counts = service.verify_asset(lenient.uuid).counts
     assert counts["GOOD"] == (clients // 2) * (per_client - per_client // 3)
     assert counts["BAD"] == (clients // 2) * (per_client // 3)
-    assert service.verify_asset(strict["uuid"])["counts"]["BAD"] == 0
+    assert service.verify_asset(strict.uuid).counts["BAD"] == 0
     core.close()
 
     # Every acknowledged event is there after a restart, byte for byte.
@@ -296,7 +297,7 @@ def test_concurrent_posts_get_consecutive_indexes_and_are_durable(storage_url: s
     try:
         assert service.state() == (size, root)
         for record in accepted[:: max(1, len(accepted) // 20)]:
-            event = record["identity"].rsplit("/", 1)[-1]
+            event = record.uuid
             assert service.read_event(event) == record
     finally:
         core.close()
@@ -308,13 +309,13 @@ def test_refusals_before_the_transaction_write_nothing(storage_url: str) -> None
         service = core.ledger
         with pytest.raises(NotFound):
             service.post_event(EventRequest("no-such-asset"))
-        asset = service.create_asset({})["uuid"]
+        asset = service.create_asset({}).uuid
         with pytest.raises(InvalidRequest):
             service.post_event(EventRequest(asset, operation="x" * 300))
         with pytest.raises(InvalidRequest):
             service.post_event(EventRequest(asset, event_attributes={"n": 2**60}))
         assert service.state()[0] == 0
-        assert service.post_event(EventRequest(asset))["log_index"] == 0
+        assert service.post_event(EventRequest(asset)).log_index == 0
     finally:
         core.close()
 
@@ -325,13 +326,13 @@ def test_rotation_between_prepare_and_commit_is_seen(storage_url: str) -> None:
     try:
         service = core.ledger
         old, new = Device("EdDSA"), Device("EdDSA")
-        asset = service.create_asset({}, old.device_key, require_signature=True)["uuid"]
-        stale = service._prepare(EventRequest(asset, event_attributes=evidence(old)))
+        asset = service.create_asset({}, old.device_key, require_signature=True).uuid
+        stale = service.appender.prepare(EventRequest(asset, event_attributes=evidence(old)))
         assert stale.verdict.good  # against the key the caller saw
         other = core.ledger.__class__(core.db, core.barrier)  # a second process, in effect
         other.rotate_key(asset, new.device_key)
         with core.db.begin() as conn:
-            [outcome] = service._append(conn, [stale], atomic=False)
+            [outcome] = service.appender.append(conn, [stale], atomic=False)
         assert isinstance(outcome, InvalidRequest)
         assert service.state()[0] == 0
     finally:
@@ -345,14 +346,14 @@ def test_two_services_on_one_database_share_one_log(storage_url: str) -> None:
     try:
         services = [first.ledger, second]
         device = Device("EdDSA")
-        asset = first.ledger.create_asset({}, device.device_key)["uuid"]
+        asset = first.ledger.create_asset({}, device.device_key).uuid
 
         def client(number: int) -> list[int]:
             service = services[number % 2]
             return [
                 service.post_event(
                     EventRequest(asset, event_attributes=evidence(device, f"{number}/{i}"))
-                )["log_index"]
+                ).log_index
                 for i in range(12)
             ]
 
@@ -363,7 +364,7 @@ def test_two_services_on_one_database_share_one_log(storage_url: str) -> None:
         entries = second.entries(0, size)
         assert (size, root) == (96, rfc9162.Tree(entries).root(96))
         assert second.checkpoint()["root_hash"] == root.hex()
-        assert first.ledger.verify_asset(asset)["counts"]["GOOD"] == 96
+        assert first.ledger.verify_asset(asset).counts["GOOD"] == 96
     finally:
         second_core.close()
         first.close()

@@ -250,3 +250,26 @@ def test_bad_input_is_a_4xx_never_a_500(client: TestClient) -> None:
             )
         assert 400 <= answer.status_code < 500, (method, path, answer.status_code, answer.text)
         assert answer.json()["errors"], (method, path)
+
+
+def test_an_event_reads_back_as_it_was_answered_and_as_the_log_holds_it(client: TestClient) -> None:
+    """One shape for an event wherever it is shown: the POST answer, a read, a listing and the
+    log's own entry are the same JSON, members in the same (RFC 8785) order."""
+    uuid = data(client.post("/v1/ledger/assets", json={}))["uuid"]
+    posted = data(
+        client.post(
+            f"/v1/ledger/assets/{uuid}/events",
+            json={"event_attributes": {"b": "1", "a": "2"}, "timestamp_declared": "x"},
+        )
+    )
+    event = posted["identity"].rsplit("/", 1)[-1]
+    read = data(client.get(f"/v1/ledger/events/{event}"))
+    listed = data(client.get(f"/v1/ledger/assets/{uuid}/events"))["events"]
+    index = posted["log_index"]
+    [entry] = data(client.get("/v1/ledger/log/entries", params={"start": index, "end": index + 1}))[
+        "entries"
+    ]
+    logged = json.loads(base64.b64decode(entry))
+    assert list(posted.items()) == list(read.items()) == list(listed[0].items())
+    assert list(logged.items()) == list(posted.items())
+    assert list(posted) == sorted(posted)

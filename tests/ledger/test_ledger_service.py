@@ -9,8 +9,10 @@ import rfc9162
 from ledgerlib import KINDS, Device, evidence, open_core, reopen, truncate
 from trustee.errors import InvalidRequest, NotFound, Sealed
 from trustee.ledger import merkle
+from trustee.ledger.models import Event
 from trustee.ledger.service import EventRequest, LedgerService
 from trustee.secret import Secret
+from trustee.server.faces.vault.routes.ledger_render import event_json
 
 WHO = {"accessor": "acc", "display_name": "tester"}
 
@@ -23,14 +25,14 @@ def env(storage_url: str):
     core.close()
 
 
-def post(service: LedgerService, asset: str, attributes: dict, **extra) -> dict:
+def post(service: LedgerService, asset: str, attributes: dict, **extra) -> Event:
     return service.post_event(
         EventRequest(asset, event_attributes=attributes, principal_accepted=WHO, **extra)
     )
 
 
-def verdict(service: LedgerService, record: dict) -> str:
-    return service.verify_event(record["identity"].rsplit("/", 1)[-1])["status"]
+def verdict(service: LedgerService, record: Event) -> str:
+    return service.verify_event(record.uuid).status
 
 
 def count_events(service: LedgerService) -> int:
@@ -41,7 +43,7 @@ def count_events(service: LedgerService) -> int:
 def test_verdicts_for_every_algorithm(env, kind: str) -> None:
     _, service, _ = env
     device, other = Device(kind), Device(kind)
-    asset = service.create_asset({"name": kind}, device.device_key)["uuid"]
+    asset = service.create_asset({"name": kind}, device.device_key).uuid
     text = '{"speed": 88}'
     good = device.sign(text)
     cases = {
@@ -59,16 +61,16 @@ def test_verdicts_for_every_algorithm(env, kind: str) -> None:
     assert count_events(service) == len(cases)
     events, _ = service.list_events(asset)
     assert len(events) == len(cases)
-    counts = service.verify_asset(asset)["counts"]
+    counts = service.verify_asset(asset).counts
     assert counts == {"GOOD": 1, "BAD": 4, "UNSIGNED": 1, "NO_KEY": 0}
 
 
 def test_no_key(env) -> None:
     _, service, _ = env
-    asset = service.create_asset({"name": "keyless"})["uuid"]
+    asset = service.create_asset({"name": "keyless"}).uuid
     record = post(service, asset, evidence(Device("EdDSA")))
-    result = service.verify_event(record["identity"].rsplit("/", 1)[-1])
-    assert result["status"] == "NO_KEY"
+    result = service.verify_event(record.uuid)
+    assert result.status == "NO_KEY"
     assert verdict(service, post(service, asset, {"note": "x"})) == "UNSIGNED"
 
 
@@ -76,11 +78,11 @@ def test_no_key(env) -> None:
 def test_rotated_key_keeps_history(env, kind: str) -> None:
     _, service, _ = env
     first, second = Device(kind), Device(kind)
-    asset = service.create_asset({}, first.device_key)["uuid"]
+    asset = service.create_asset({}, first.device_key).uuid
     before = post(service, asset, evidence(first))
     described = service.rotate_key(asset, second.device_key)
-    assert [k["seq"] for k in described["key_history"]] == [1, 2]
-    assert described["device_key"]["public_key"] == second.device_key["public_key"]
+    assert [k.seq for k in described.key_history] == [1, 2]
+    assert described.device_key.public_key == second.device_key["public_key"]
     after_new = post(service, asset, evidence(second))
     after_old = post(service, asset, evidence(first))
     assert verdict(service, before) == "GOOD"  # checked with the key of its time
@@ -91,7 +93,7 @@ def test_rotated_key_keeps_history(env, kind: str) -> None:
 def test_require_signature_refuses_and_writes_nothing(env) -> None:
     _, service, _ = env
     device = Device("EdDSA")
-    asset = service.create_asset({}, device.device_key, require_signature=True)["uuid"]
+    asset = service.create_asset({}, device.device_key, require_signature=True).uuid
     post(service, asset, evidence(device))
     size, root = service.state()
     bad = evidence(device)
@@ -115,7 +117,7 @@ def test_require_signature_refuses_and_writes_nothing(env) -> None:
 
 def test_record_shape_and_asset_attributes(env) -> None:
     _, service, _ = env
-    asset = service.create_asset({"colour": "black"})["uuid"]
+    asset = service.create_asset({"colour": "black"}).uuid
     record = post(
         service,
         asset,
@@ -124,13 +126,15 @@ def test_record_shape_and_asset_attributes(env) -> None:
         timestamp_declared="2024-01-01T00:00:00Z",
         principal_declared={"issuer": "device"},
     )
-    assert record["identity"].startswith(f"assets/{asset}/events/")
-    assert record["asset_identity"] == f"assets/{asset}"
-    assert record["principal_accepted"] == WHO
-    assert record["timestamp_accepted"].endswith("Z")
-    assert record["log_index"] == 0
-    assert service.read_event(record["identity"].rsplit("/", 1)[-1]) == record
-    assert service.read_asset(asset)["attributes"] == {"colour": "black", "mileage": "1000"}
+    assert record.asset_uuid == asset and record.operation == "Record"
+    shown = event_json(record)  # as the Vault face writes it
+    assert shown["identity"] == f"assets/{asset}/events/{record.uuid}"
+    assert shown["asset_identity"] == f"assets/{asset}"
+    assert shown["principal_accepted"] == WHO
+    assert shown["timestamp_accepted"].endswith("Z")
+    assert record.log_index == 0
+    assert service.read_event(record.uuid) == record
+    assert service.read_asset(asset).attributes == {"colour": "black", "mileage": "1000"}
     with pytest.raises(NotFound):
         service.read_event("nope")
     with pytest.raises(NotFound):
@@ -139,7 +143,7 @@ def test_record_shape_and_asset_attributes(env) -> None:
 
 def test_limits(env) -> None:
     _, service, _ = env
-    asset = service.create_asset({})["uuid"]
+    asset = service.create_asset({}).uuid
     with pytest.raises(InvalidRequest):
         post(service, asset, {"x" * 257: "v"})
     with pytest.raises(InvalidRequest):
@@ -155,24 +159,24 @@ def test_limits(env) -> None:
 
 def test_listing_filters_and_paging(env) -> None:
     _, service, _ = env
-    one = service.create_asset({})["uuid"]
-    two = service.create_asset({})["uuid"]
+    one = service.create_asset({}).uuid
+    two = service.create_asset({}).uuid
     for i in range(7):
         post(service, one, {"n": str(i), "parity": "even" if i % 2 == 0 else "odd"})
     post(service, two, {"n": "x"}, operation="Transfer")
     seen, token = [], None
     while True:
         page, token = service.list_events(one, page_size=3, page_token=token)
-        seen += [e["event_attributes"]["n"] for e in page]
+        seen += [e.event_attributes["n"] for e in page]
         if token is None:
             break
     assert seen == [str(i) for i in range(7)]
     even, token = service.list_events(one, attributes={"parity": "even"}, page_size=2)
-    assert [e["event_attributes"]["n"] for e in even] == ["0", "2"] and token
+    assert [e.event_attributes["n"] for e in even] == ["0", "2"] and token
     rest, token = service.list_events(
         one, attributes={"parity": "even"}, page_size=2, page_token=token
     )
-    assert [e["event_attributes"]["n"] for e in rest] == ["4", "6"]
+    assert [e.event_attributes["n"] for e in rest] == ["4", "6"]
     assert token is None or service.list_events(one, page_token=token)[0] == []
     everything, _ = service.list_events(None, page_size=100)
     assert len(everything) == 8
@@ -203,7 +207,7 @@ def test_log_proofs_checkpoint_and_restart(storage_url: str) -> None:
     core, share = open_core(storage_url)
     service = core.ledger
     device = Device("EdDSA")
-    asset = service.create_asset({}, device.device_key)["uuid"]
+    asset = service.create_asset({}, device.device_key).uuid
     n = 37
     service.post_events([EventRequest(asset, event_attributes=evidence(device)) for _ in range(20)])
     for _ in range(n - 20):
@@ -244,7 +248,7 @@ def test_log_proofs_checkpoint_and_restart(storage_url: str) -> None:
             merkle.leaf_hash(entries[3]), 3, n, [bytes.fromhex(h) for h in proof["hashes"]], root
         )
         record = post(service, asset, evidence(device))
-        assert record["log_index"] == n
+        assert record.log_index == n
         assert verdict(service, record) == "GOOD"
         new = service.checkpoint()
         assert new["size"] == n + 1

@@ -31,7 +31,7 @@ def small(tmp_path_factory: pytest.TempPathFactory):
     """A 64-event log built in uneven batches, and the reference over its exact entries."""
     core, _ = open_core(tmp_path_factory.mktemp("small"))
     service = core.ledger
-    asset = service.create_asset({"name": "meter"})["uuid"]
+    asset = service.create_asset({"name": "meter"}).uuid
     done, step = 0, 1
     while done < SMALL:
         count = min(step, SMALL - done)
@@ -159,7 +159,7 @@ def test_property_batches_give_the_reference_tree(tmp_path_factory, batches) -> 
     core, _ = open_core(folder)
     try:
         service: LedgerService = core.ledger
-        asset = service.create_asset({})["uuid"]
+        asset = service.create_asset({}).uuid
         for number, count in enumerate(batches):
             service.post_events(
                 [EventRequest(asset, event_attributes={"b": str(number)}) for _ in range(count)]

@@ -209,6 +209,36 @@ def encrypt(public_key: bytes, plaintext: bytes) -> str:
     return CIPHERTEXT_PREFIX + b64url_encode(encrypt_to(public_key, plaintext))
 
 
+@dataclass(frozen=True)
+class Sealed:
+    """A ciphertext and the address of the key that opens it."""
+
+    ciphertext: str
+    recipient: str
+
+
+def trustee_encrypt(
+    trustees: TrusteeService,
+    audiences: AudienceService,
+    name: str,
+    plaintext: bytes,
+    audience: str | None = None,
+) -> Sealed:
+    """Encrypt on behalf of the trustee ``name``: to the audience's key when one is named, else
+    to the trustee's own key (so only it can decrypt).
+
+    The trustee must exist either way: the request is made on its behalf, and an unknown
+    trustee is refused before any audience is looked up.
+    """
+    trustee = trustees.read(name)
+    if audience is not None:
+        info = audiences.get(audience)
+        public_key, recipient = hex_decode(info.public_key), info.address
+    else:
+        public_key, recipient = hex_decode(trustee.public_key), trustee.address
+    return Sealed(encrypt(public_key, plaintext), recipient)
+
+
 def trustee_decrypt(trustees: TrusteeService, name: str, ciphertext: str) -> bytes:
     """Decrypt a ``trustee:v1:`` ciphertext with the trustee ``name``'s key.
 

@@ -18,8 +18,6 @@ log leaf).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -32,6 +30,14 @@ import orjson
 from trustee.crypto.device import DeviceKey
 from trustee.crypto.errors import CryptoError
 from trustee.ledger import merkle
+from trustee.ledger.bundle import (
+    UNREADABLE_ENTRY,
+    Bundle,
+    BundleError,
+    BundleEvent,
+    ConsistencyProof,
+    UnreadableEvent,
+)
 from trustee.ledger.canonical import CanonicalJSONError, canonical_json
 from trustee.ledger.evidence import BAD, GOOD, KeyRecord, check_evidence, key_for_index
 from trustee.ledger.inclusion import InclusionChecker, hex_hashes
@@ -39,7 +45,7 @@ from trustee.ledger.note import Checkpoint, NoteError, open_checkpoint, parse_ve
 
 __all__ = ["AuditReport", "AuditRow", "audit_bundle"]
 
-BUNDLE_KIND = "trustee.ledger.bundle"
+_Item = BundleEvent | UnreadableEvent
 # Below this many events, starting worker processes costs more than the audit itself.
 PARALLEL_MIN_EVENTS = 10_000
 # Chunks per worker: enough to balance uneven chunks and to report progress as they complete.
@@ -106,7 +112,7 @@ class AuditReport:
 
 
 def audit_bundle(
-    bundle: Mapping[str, Any],
+    bundle: Bundle | Mapping[str, Any],
     log_key: str,
     older_checkpoint: str | None = None,
     *,
@@ -116,34 +122,35 @@ def audit_bundle(
 ) -> AuditReport:
     """Check ``bundle`` against the trusted verifier key ``log_key``; never raises on bad input.
 
+    ``bundle`` is a :class:`Bundle` or its JSON document (as read from a file), read with
+    :meth:`Bundle.from_json`.
+
     Events are independent of one another, so with ``workers`` > 1 (None: every core) and at
     least ``min_parallel`` events they are audited in worker processes, chunk by chunk; the rows
     and the ``on_event`` calls keep the bundle's order, and the report is the serial one.
     """
     report = AuditReport()
     # 1. Shape.
-    if not isinstance(bundle, Mapping) or bundle.get("kind") != BUNDLE_KIND:
-        report.problems.append(f"not a ledger bundle (kind must be {BUNDLE_KIND!r})")
-        return report
-    if bundle.get("v") != 1:
-        report.problems.append("unsupported bundle version")
-        return report
-    events = bundle.get("events")
-    if not isinstance(events, list):
-        report.problems.append("bundle has no events list")
-        events = []
+    if not isinstance(bundle, Bundle):
+        try:
+            bundle = Bundle.from_json(bundle)
+        except BundleError as exc:
+            report.problems.append(str(exc))
+            return report
+    report.problems.extend(bundle.problems)  # what the reader had to skip
+    events = bundle.events
     # 2. Checkpoint, under the key the auditor trusts.
-    checkpoint = _open(bundle.get("checkpoint"), log_key, report)
+    checkpoint = _open(bundle.checkpoint, log_key, report)
     if checkpoint is not None:
         report.checkpoint_ok = True
         report.checkpoint_reason = "signature verified"
         report.size, report.root_hash = checkpoint.size, checkpoint.root_hash.hex()
     # 3. Consistency with an older checkpoint.
     if older_checkpoint is not None:
-        _check_consistency(bundle, log_key, older_checkpoint, checkpoint, report)
+        _check_consistency(bundle.consistency, log_key, older_checkpoint, checkpoint, report)
     # 4-5. Every event.
-    asset_identity = _asset_identity(bundle)
-    history = _history(bundle, report)
+    asset_identity = bundle.asset_identity
+    history = list(bundle.keys)
     count = workers if workers is not None else (os.cpu_count() or 1)
     if count > 1 and len(events) >= max(min_parallel, 2):
         rows = _audit_parallel(events, checkpoint, asset_identity, history, count)
@@ -157,7 +164,7 @@ def audit_bundle(
 
 
 def _audit_chunk(
-    items: Sequence[Any],
+    items: Sequence[_Item],
     checkpoint: Checkpoint | None,
     asset_identity: str | None,
     history: list[KeyRecord],
@@ -171,11 +178,11 @@ def _audit_chunk(
 
 
 # What a worker process audits, installed once per process by _install_shared.
-_shared: tuple[Sequence[Any], Checkpoint | None, str | None, list[KeyRecord]] | None = None
+_shared: tuple[Sequence[_Item], Checkpoint | None, str | None, list[KeyRecord]] | None = None
 
 
 def _install_shared(
-    events: Sequence[Any],
+    events: Sequence[_Item],
     checkpoint: Checkpoint | None,
     asset_identity: str | None,
     history: list[KeyRecord],
@@ -193,7 +200,7 @@ def _audit_range(start: int, end: int) -> list[tuple[Any, ...]]:
 
 
 def _audit_parallel(
-    events: list[Any],
+    events: Sequence[_Item],
     checkpoint: Checkpoint | None,
     asset_identity: str | None,
     history: list[KeyRecord],
@@ -247,7 +254,7 @@ def _open(note: Any, log_key: str, report: AuditReport) -> Checkpoint | None:
 
 
 def _check_consistency(
-    bundle: Mapping[str, Any],
+    proof: ConsistencyProof | None,
     log_key: str,
     older_note: str,
     checkpoint: Checkpoint | None,
@@ -263,17 +270,15 @@ def _check_consistency(
     if checkpoint is None:
         report.consistency_reason = "no verified checkpoint to compare with"
         return
-    proof_data = bundle.get("consistency")
     hashes: list[bytes] = []
     if older.size not in (0, checkpoint.size):
-        if not isinstance(proof_data, Mapping) or proof_data.get("first") != older.size:
+        if proof is None or proof.first != older.size:
             report.consistency_reason = (
                 f"bundle has no consistency proof from size {older.size}: "
                 f"fetch it with ?older_size={older.size}"
             )
             return
-        listed = proof_data.get("hashes")
-        hashes = hex_hashes(listed) if isinstance(listed, list) else []
+        hashes = hex_hashes(proof.hashes)
     try:
         merkle.check_consistency(
             older.size, checkpoint.size, older.root_hash, checkpoint.root_hash, hashes
@@ -286,19 +291,19 @@ def _check_consistency(
 
 
 def _audit_event(
-    item: Any,
+    item: _Item,
     inclusion: InclusionChecker | None,
     asset_identity: str | None,
     history: list[KeyRecord],
     keys: Mapping[KeyRecord, DeviceKey | KeyRecord],
 ) -> AuditRow:
-    if not isinstance(item, Mapping):
-        return AuditRow(None, "?", False, BAD, "malformed event item")
+    if isinstance(item, UnreadableEvent):
+        return AuditRow(None, "?", False, BAD, item.reason)
+    entry = item.entry
     try:
-        entry = base64.b64decode(str(item.get("entry", "")), validate=True)
         record = orjson.loads(entry)
-    except (binascii.Error, ValueError):
-        return AuditRow(None, "?", False, BAD, "entry is not base64 of JSON")
+    except ValueError:
+        return AuditRow(None, "?", False, BAD, UNREADABLE_ENTRY)
     if not isinstance(record, dict):
         return AuditRow(None, "?", False, BAD, "entry is not a JSON object")
     identity = str(record.get("identity", "?"))
@@ -317,7 +322,7 @@ def _audit_event(
     included, why = False, "no verified checkpoint"
     if inclusion is not None:
         try:
-            inclusion.check(merkle.leaf_hash(entry), index, item.get("inclusion_proof"))
+            inclusion.check(merkle.leaf_hash(entry), index, item.inclusion_proof)  # type: ignore[arg-type]
             included, why = True, ""
         except merkle.ProofError as exc:
             why = f"inclusion: {exc.reason}"
@@ -327,20 +332,3 @@ def _audit_event(
     verdict = check_evidence(record.get("event_attributes"), key)
     reason = "; ".join(part for part in (why, verdict.reason) if part)
     return AuditRow(index, identity, included, verdict.status, reason)
-
-
-def _asset_identity(bundle: Mapping[str, Any]) -> str | None:
-    asset = bundle.get("asset")
-    if isinstance(asset, Mapping) and isinstance(asset.get("identity"), str):
-        return asset["identity"]
-    return None
-
-
-def _history(bundle: Mapping[str, Any], report: AuditReport) -> list[KeyRecord]:
-    history = []
-    for item in bundle.get("keys") or []:
-        try:
-            history.append(KeyRecord.from_dict(item))
-        except (KeyError, TypeError, ValueError):
-            report.problems.append("malformed key history entry")
-    return history

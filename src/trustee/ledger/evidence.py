@@ -30,6 +30,7 @@ __all__ = [
     "SIGNATURE",
     "STATUSES",
     "UNSIGNED",
+    "DeviceKeys",
     "KeyRecord",
     "Verdict",
     "check_evidence",
@@ -86,6 +87,28 @@ class KeyRecord:
 
     def device_key(self) -> DeviceKey:
         return parse_device_key(self.alg, self.public_key)
+
+
+class DeviceKeys:
+    """Parsed device keys by ``(alg, public_key)``: parsing a key costs more than checking a
+    signature with it, and the same few keys sign most events. Bounded; safe between threads
+    (a race parses a key twice, which is harmless)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._keys: dict[tuple[str, str], DeviceKey] = {}
+
+    def of(self, record: KeyRecord | None) -> DeviceKey | None:
+        if record is None:
+            return None
+        slot = (record.alg, record.public_key)
+        key = self._keys.get(slot)
+        if key is None:
+            key = DeviceKey(record.alg, record.public_key)
+            if len(self._keys) >= self._limit:
+                self._keys.clear()
+            self._keys[slot] = key
+        return key
 
 
 def key_for_index(history: Sequence[KeyRecord], log_index: int) -> KeyRecord | None:

@@ -19,6 +19,7 @@ import orjson
 from trustee.errors import InvalidRequest
 from trustee.ids import new_event_id
 from trustee.ledger.canonical import CanonicalJSONError, canonical_json
+from trustee.ledger.models import Event, asset_identity, event_identity
 
 __all__ = [
     "MAX_ATTRIBUTES_BYTES",
@@ -63,7 +64,6 @@ class PreparedEvent:
 
     request: EventRequest
     uuid: str
-    identity: str
     head: bytes
     middle: bytes
     tail: bytes
@@ -173,10 +173,10 @@ def prepare_event(request: EventRequest) -> PreparedEvent:
         principal_declared = b"null"
     declared = request.timestamp_declared
     event = new_event_id()
-    identity = f"assets/{request.asset_uuid}/events/{event}"
+    identity = event_identity(request.asset_uuid, event)
     parts = {
         "asset_attributes": asset_attributes,
-        "asset_identity": _string(f"assets/{request.asset_uuid}"),
+        "asset_identity": _string(asset_identity(request.asset_uuid)),
         "behaviour": _string(request.behaviour),
         "event_attributes": event_attributes,
         "identity": _string(identity),
@@ -188,7 +188,6 @@ def prepare_event(request: EventRequest) -> PreparedEvent:
     return PreparedEvent(
         request=request,
         uuid=event,
-        identity=identity,
         head=b"{" + _join(_BEFORE, parts) + b"," + _NAMES["log_index"],
         middle=b"," + _join(_BETWEEN, parts) + b"," + _NAMES["timestamp_accepted"],
         tail=b"," + _join(_AFTER, parts) + b"}",
@@ -201,22 +200,22 @@ def _join(names: tuple[str, ...], parts: dict[str, bytes]) -> bytes:
 
 def compose_entry(
     prepared: PreparedEvent, log_index: int, timestamp_accepted: str
-) -> tuple[dict[str, Any], bytes]:
-    """The stored record and its leaf bytes, once the log has given it an index and a time."""
+) -> tuple[Event, bytes]:
+    """The stored event and its leaf bytes, once the log has given it an index and a time."""
     request = prepared.request
-    record = {
-        "identity": prepared.identity,
-        "asset_identity": f"assets/{request.asset_uuid}",
-        "operation": request.operation,
-        "behaviour": request.behaviour,
-        "event_attributes": request.event_attributes,
-        "asset_attributes": request.asset_attributes,
-        "timestamp_declared": request.timestamp_declared,
-        "principal_declared": request.principal_declared,
-        "principal_accepted": request.principal_accepted,
-        "timestamp_accepted": timestamp_accepted,
-        "log_index": log_index,
-    }
+    event = Event(
+        uuid=prepared.uuid,
+        asset_uuid=request.asset_uuid,
+        operation=request.operation,
+        behaviour=request.behaviour,
+        event_attributes=request.event_attributes,
+        asset_attributes=request.asset_attributes,
+        timestamp_declared=request.timestamp_declared,
+        principal_declared=request.principal_declared,
+        principal_accepted=request.principal_accepted,
+        timestamp_accepted=timestamp_accepted,
+        log_index=log_index,
+    )
     entry = b"".join(
         (
             prepared.head,
@@ -226,4 +225,4 @@ def compose_entry(
             prepared.tail,
         )
     )
-    return record, entry
+    return event, entry

@@ -12,10 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from trustee.auth.audiences import encrypt, trustee_decrypt, trustee_decrypt_claims
-from trustee.core import Core
-from trustee.crypto.encoding import hex_decode
-from trustee.crypto.jwk import secp256k1_jwk
+from trustee.auth.audiences import trustee_decrypt, trustee_decrypt_claims, trustee_encrypt
+from trustee.custody.jwks import jwk_set
 from trustee.custody.trustees import decode_data
 from trustee.errors import InvalidRequest, NotFound
 from trustee.server.faces.vault.common import Body, is_list, write
@@ -195,14 +193,9 @@ def encrypt_for(
 ) -> ORJSONResponse:
     """To the audience's key when one is named, else to the trustee's own key."""
     core = core_of(request)
-    trustee = core.trustees.read(name)
-    if body.audience is not None:
-        audience = core.audiences.get(body.audience)
-        public_key, recipient = hex_decode(audience.public_key), audience.address
-    else:
-        public_key, recipient = hex_decode(trustee.public_key), trustee.address
-    ciphertext = encrypt(public_key, decode_data(body.plaintext, body.encoding))
-    return ok({"ciphertext": ciphertext, "recipient": recipient})
+    plaintext = decode_data(body.plaintext, body.encoding)
+    sealed = trustee_encrypt(core.trustees, core.audiences, name, plaintext, body.audience)
+    return ok({"ciphertext": sealed.ciphertext, "recipient": sealed.recipient})
 
 
 @write(router, "/trustee/trustees/{name}/decrypt")
@@ -227,19 +220,10 @@ def decrypt_by(
 # -- JWKS --------------------------------------------------------------------------------
 
 
-def jwk_set(core: Core) -> dict[str, Any]:
-    """Every live trustee's public key as a JWK, ``kid`` = its address, one per address."""
-    keys: dict[str, dict[str, Any]] = {}
-    for info in core.trustees.list_all():
-        if info.address not in keys:
-            keys[info.address] = secp256k1_jwk(hex_decode(info.public_key), kid=info.address)
-    return {"keys": [keys[address] for address in sorted(keys)]}
-
-
 @router.get("/trustee/jwks")
 def jwks(request: Request) -> ORJSONResponse:
     """The JWK set at the top (for JOSE clients) and as ``data`` (for Vault clients)."""
-    jwk_keys = jwk_set(unsealed(request))
+    jwk_keys = jwk_set(unsealed(request).trustees)
     answer = envelope(jwk_keys) | jwk_keys
     return ORJSONResponse(answer, headers={"cache-control": JWKS_CACHE_CONTROL})
 
@@ -247,7 +231,7 @@ def jwks(request: Request) -> ORJSONResponse:
 @well_known_router.get("/.well-known/jwks.json")
 def well_known_jwks(request: Request) -> JSONResponse:
     return ORJSONResponse(
-        jwk_set(unsealed(request)),
+        jwk_set(unsealed(request).trustees),
         headers={"cache-control": JWKS_CACHE_CONTROL},
         media_type="application/jwk-set+json",
     )

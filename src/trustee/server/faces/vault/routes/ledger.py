@@ -16,6 +16,12 @@ from trustee.server.faces.vault.common import Body, is_list, write
 from trustee.server.faces.vault.envelope import ORJSONResponse, ok
 from trustee.server.faces.vault.fast import FastOperation
 from trustee.server.faces.vault.guard import client_token, core_of, requires
+from trustee.server.faces.vault.routes.ledger_render import (
+    asset_json,
+    asset_verdicts_json,
+    event_json,
+    event_verdict_json,
+)
 
 router = APIRouter(tags=["ledger"])
 
@@ -89,7 +95,7 @@ def create_asset(
         require_signature=body.require_signature,
         principal=principal(entry),
     )
-    return ok(asset)
+    return ok(asset_json(asset))
 
 
 @router.get("/ledger/assets")
@@ -104,25 +110,26 @@ def list_assets(request: Request, _: TokenEntry = requires("list")) -> ORJSONRes
 
 @router.get("/ledger/assets/{asset}")
 def read_asset(request: Request, asset: str, _: TokenEntry = requires("read")) -> ORJSONResponse:
-    return ok(ledger_of(request).read_asset(asset))
+    return ok(asset_json(ledger_of(request).read_asset(asset)))
 
 
 @write(router, "/ledger/assets/{asset}/keys")
 def rotate_key(
     request: Request, asset: str, body: RotateKey, _: TokenEntry = requires("update")
 ) -> ORJSONResponse:
-    return ok(ledger_of(request).rotate_key(asset, body.device_key.model_dump()))
+    return ok(asset_json(ledger_of(request).rotate_key(asset, body.device_key.model_dump())))
 
 
 @router.get("/ledger/assets/{asset}/verify")
 @write(router, "/ledger/assets/{asset}/verify")
 def verify_asset(request: Request, asset: str, _: TokenEntry = requires("read")) -> ORJSONResponse:
-    return ok(ledger_of(request).verify_asset(asset))
+    return ok(asset_verdicts_json(ledger_of(request).verify_asset(asset)))
 
 
 @router.get("/ledger/assets/{asset}/bundle")
 def bundle(request: Request, asset: str, _: TokenEntry = requires("read")) -> ORJSONResponse:
-    return ok(ledger_of(request).bundle(asset, older_size=_int(request, "older_size")))
+    made = ledger_of(request).bundle(asset, older_size=_int(request, "older_size"))
+    return ok(made.to_json())
 
 
 # --- events --------------------------------------------------------------------------------
@@ -155,7 +162,7 @@ async def fast_post_event(operation: FastOperation, request: Request) -> Respons
     else:
         entry = await run_in_threadpool(operation.authorize, request)
     event = _event_request(request.path_params["asset"], operation.validate(data), entry)
-    return ok(await core.ledger.post_event_async(event))
+    return ok(event_json(await core.ledger.post_event_async(event)))
 
 
 FAST_OPERATIONS = (
@@ -190,20 +197,20 @@ def list_events(request: Request, asset: str, _: TokenEntry = requires("read")) 
         page_token=query.get("next_page_token") or query.get("page_token"),
     )
     if is_list(request):
-        keys = [event["identity"].rsplit("/", 1)[-1] for event in events]
+        keys = [event.uuid for event in events]
         return ok({"keys": keys, "next_page_token": token})
-    return ok({"events": events, "next_page_token": token})
+    return ok({"events": [event_json(event) for event in events], "next_page_token": token})
 
 
 @router.get("/ledger/events/{event}")
 def read_event(request: Request, event: str, _: TokenEntry = requires("read")) -> ORJSONResponse:
-    return ok(ledger_of(request).read_event(event))
+    return ok(event_json(ledger_of(request).read_event(event)))
 
 
 @router.get("/ledger/events/{event}/verify")
 @write(router, "/ledger/events/{event}/verify")
 def verify_event(request: Request, event: str, _: TokenEntry = requires("read")) -> ORJSONResponse:
-    return ok(ledger_of(request).verify_event(event))
+    return ok(event_verdict_json(ledger_of(request).verify_event(event)))
 
 
 # --- log -----------------------------------------------------------------------------------

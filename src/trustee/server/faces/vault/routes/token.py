@@ -5,9 +5,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import Field
 
-from trustee.auth.policy_names import DEFAULT, ROOT, policy_names
+from trustee.auth.token_rules import child_token_policies
 from trustee.auth.token_store import IssuedServerToken, TokenEntry
-from trustee.errors import InvalidRequest, PermissionDenied
+from trustee.errors import InvalidRequest
 from trustee.server.faces.vault.common import Body, write
 from trustee.server.faces.vault.envelope import ORJSONResponse, no_content, ok
 from trustee.server.faces.vault.guard import client_token, core_of, requires
@@ -71,16 +71,13 @@ def create_token(
     if body.num_uses:
         raise InvalidRequest("num_uses is not supported; use a ttl")
     core = core_of(request)
-    policies = policy_names(body.policies if body.policies is not None else caller.policies)
-    if not body.no_default_policy and ROOT not in policies:
-        policies = [*policies, DEFAULT]
-    if ROOT not in caller.policies:
-        # Vault's rules: only a root token makes a root token, a child token carries no policy
-        # its parent lacks, and an orphan (which outlives its creator) needs sudo.
-        if not set(policies) <= {*caller.policies, DEFAULT}:
-            raise PermissionDenied("child token policies must be a subset of the caller's")
-        if body.no_parent and not core.authorizer.allowed(caller, "auth/token/create", "sudo"):
-            raise PermissionDenied("permission denied: no_parent needs sudo on auth/token/create")
+    policies = child_token_policies(
+        caller,
+        body.policies,
+        no_default_policy=body.no_default_policy,
+        no_parent=body.no_parent,
+        authorizer=core.authorizer,
+    )
     issued = core.tokens.create(
         policies,
         ttl=body.ttl,

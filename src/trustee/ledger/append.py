@@ -1,0 +1,295 @@
+"""The append pipeline: events checked at the door, then integrated into the log in batches.
+
+Every accepted event is one leaf of an RFC 9162 Merkle log (:mod:`trustee.ledger.log`). The
+leaf is the RFC 8785 bytes of the stored record, including its ``log_index``, so the index is
+assigned inside the append transaction, under the log's state lock.
+
+Appending is a group commit (:mod:`trustee.ledger.commit`): concurrent :meth:`Appender.post_event`
+callers queue their events; one of them checks and serialises the queued events, then
+integrates them in one transaction (one fsync), and every caller gets its answer only after
+that commit.
+
+Device signatures are checked at the door only for assets with ``require_signature``, which
+refuse what does not verify: inside the transaction each such event is checked against the key
+actually in force at the index it gets (a rotation by another process is seen there), and an
+event the asset refuses is answered 400 without failing its neighbours. Every other verdict is
+a function of the stored entry and the key history, both immutable, so it is computed when
+someone asks (:mod:`trustee.ledger.queries`, the offline audit), never stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from trustee.errors import InvalidRequest, NotFound, TrusteeError
+from trustee.ledger import merkle
+from trustee.ledger.assets import key_record_of
+from trustee.ledger.bulk import driver_rows, insert_rows
+from trustee.ledger.commit import GroupCommitter, Pending
+from trustee.ledger.evidence import DeviceKeys, KeyRecord, Verdict, check_evidence, key_for_index
+from trustee.ledger.log import TransparencyLog
+from trustee.ledger.models import Event
+from trustee.ledger.records import (
+    EventRequest,
+    PreparedEvent,
+    check_attributes,
+    compose_entry,
+    dumps,
+    prepare_event,
+    rfc3339,
+)
+from trustee.storage import Database
+from trustee.storage.schema_ledger import ledger_asset_keys as keys_t
+from trustee.storage.schema_ledger import ledger_assets as assets_t
+from trustee.storage.schema_ledger import ledger_events as events_t
+
+__all__ = ["Appender"]
+
+_CACHE_LIMIT = 10_000
+_EVENT_COLUMNS = (
+    "uuid",
+    "asset_uuid",
+    "log_index",
+    "entry",
+    "timestamp_accepted",
+    "operation",
+    "behaviour",
+)
+
+
+# Built once: the append path runs it for every batch.
+@functools.cache
+def _assets_with_keys_sql(count: int) -> str:
+    """The batch's assets and their key histories, for ``count`` asset ids (run on the driver)."""
+    return (
+        f"SELECT a.uuid, a.require_signature, a.attributes, k.seq, k.alg, k.public_key, "  # noqa: S608
+        f"k.valid_from, k.valid_from_index FROM {assets_t.name} a "
+        f"LEFT OUTER JOIN {keys_t.name} k ON k.asset_uuid = a.uuid "
+        f"WHERE a.uuid IN ({', '.join(['?'] * count)}) ORDER BY a.uuid, k.seq"
+    )
+
+
+@dataclass
+class _Item:
+    """A prepared event and, for an asset that requires signatures, the verdict its caller
+    computed against the key it expected (``None`` otherwise: nothing is decided by it)."""
+
+    prepared: PreparedEvent
+    key_slot: tuple[str, str] | None
+    verdict: Verdict | None
+
+
+@dataclass
+class _Signing:
+    """Whether an asset refuses events without a good signature, and its key history."""
+
+    require_signature: bool
+    keys: list[KeyRecord]
+
+
+@dataclass
+class _Asset(_Signing):
+    attributes: dict[str, Any]
+
+
+class Appender:
+    """Appends events to the log over one database; safe to share between threads."""
+
+    def __init__(
+        self,
+        db: Database,
+        log: TransparencyLog,
+        device_keys: DeviceKeys,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_batch: int = 1000,
+    ) -> None:
+        self._db = db
+        self._log = log
+        self._device_keys = device_keys
+        self._clock = clock
+        self._signing: dict[str, _Signing] = {}
+        self.committer: GroupCommitter[EventRequest, Event] = GroupCommitter(
+            self._integrate, prepare=self.prepare, max_batch=max_batch
+        )
+
+    def post_event(self, request: EventRequest) -> Event:
+        """Append one event durably; concurrent callers share a commit.
+
+        Raises :class:`InvalidRequest` (and writes nothing for this event) when it is malformed,
+        or unsigned or badly signed for an asset that requires signatures; :class:`NotFound`
+        for an unknown asset.
+        """
+        self._log.ensure_state()
+        return self.committer.submit(request)
+
+    async def post_event_async(self, request: EventRequest) -> Event:
+        """:meth:`post_event` for a caller on an event loop: the loop is never blocked, and
+        the batch's work runs on the committer's threads."""
+        if not self._log.state_ready:
+            await asyncio.to_thread(self._log.ensure_state)
+        return await self.committer.submit_async(request)
+
+    def post_events(self, requests: Sequence[EventRequest]) -> list[Event]:
+        """Append events in one durable transaction, at consecutive indexes; all or none."""
+        if not requests:
+            return []
+        items = [self.prepare(request) for request in requests]
+        self._log.ensure_state()
+        with self._db.begin() as conn:
+            outcomes = self.append(conn, items, atomic=True)
+        return outcomes  # type: ignore[return-value]  # atomic: events only
+
+    def close(self) -> None:
+        self.committer.close()
+
+    def forget(self, asset: str) -> None:
+        """Drop what is cached about ``asset``'s signing rules (its key changed)."""
+        self._signing.pop(asset, None)
+
+    def prepare(self, request: EventRequest) -> _Item:
+        """Everything that needs no lock: shape checks, serialisation, and the device signature
+        when the asset refuses events without a good one.
+
+        Other events are not checked at the door: their verdict is a function of the stored
+        entry and the key history, both immutable, so every reader recomputes it (and must,
+        to trust it) from what the log holds.
+        """
+        prepared = prepare_event(request)
+        signing = self._signing_of(request.asset_uuid)
+        if not signing.require_signature:
+            return _Item(prepared, None, None)
+        latest = key_for_index(signing.keys, merkle.MAX_TREE_SIZE)
+        verdict = check_evidence(request.event_attributes, self._device_keys.of(latest))
+        return _Item(prepared, _slot(latest), verdict)
+
+    def _integrate(
+        self,
+        batch: Sequence[Pending[EventRequest, Event]],
+        before_commit: Callable[[], None],
+    ) -> None:
+        with self._db.begin() as conn:
+            outcomes = self.append(conn, [pending.prepared for pending in batch], atomic=False)
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, TrusteeError):
+                    pending.refuse(outcome)  # not written, whatever the commit does
+            before_commit()
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if not pending.settled:
+                pending.settle(outcome)  # type: ignore[arg-type]  # committed: answer now
+
+    def append(
+        self, conn: Connection, items: Sequence[_Item], *, atomic: bool
+    ) -> list[Event | TrusteeError]:
+        """Integrate ``items`` in ``conn``'s transaction; a refusal raises when ``atomic``."""
+        state = self._log.lock(conn)
+        now = max(self._clock(), state.updated_time)  # acceptance times never go back
+        accepted = rfc3339(now)
+        assets = self._assets_for(conn, {item.prepared.request.asset_uuid for item in items})
+        outcomes: list[Event | TrusteeError] = []
+        rows: list[tuple[Any, ...]] = []
+        leaves: list[bytes] = []
+        changed: dict[str, dict[str, Any]] = {}
+        for item in items:
+            try:
+                request = item.prepared.request
+                asset = assets.get(request.asset_uuid)
+                if asset is None:
+                    raise NotFound(f"no asset {request.asset_uuid!r}")
+                log_index = state.size + len(rows)
+                if asset.require_signature:
+                    verdict = self._verdict_at(item, asset.keys, log_index)
+                    if not verdict.good:
+                        raise InvalidRequest(
+                            f"asset {request.asset_uuid} requires a good device signature: "
+                            f"{verdict.status} ({verdict.reason})"
+                        )
+                event, entry = compose_entry(item.prepared, log_index, accepted)
+                if request.asset_attributes:
+                    merged = {
+                        **changed.get(request.asset_uuid, asset.attributes),
+                        **request.asset_attributes,
+                    }
+                    check_attributes(merged, "the asset's attributes after the update")
+                    changed[request.asset_uuid] = merged
+            except TrusteeError as exc:
+                if atomic:
+                    raise
+                outcomes.append(exc)
+                continue
+            leaves.append(merkle.leaf_hash(entry))
+            rows.append(
+                (
+                    item.prepared.uuid,
+                    request.asset_uuid,
+                    log_index,
+                    entry,
+                    now,
+                    request.operation,
+                    request.behaviour,
+                )
+            )
+            outcomes.append(event)
+        if rows:
+            insert_rows(conn, events_t, _EVENT_COLUMNS, rows)
+            self._log.append(conn, state, leaves, now)
+            for asset_uuid, merged in changed.items():
+                conn.execute(
+                    sa.update(assets_t)
+                    .where(assets_t.c.uuid == asset_uuid)
+                    .values(attributes=dumps(merged))
+                )
+        return outcomes
+
+    def _verdict_at(self, item: _Item, history: list[KeyRecord], log_index: int) -> Verdict:
+        """The verdict under the key in force at ``log_index``: the caller's, if it was that key."""
+        record = key_for_index(history, log_index)
+        if item.verdict is not None and _slot(record) == item.key_slot:
+            return item.verdict
+        request = item.prepared.request
+        return check_evidence(request.event_attributes, self._device_keys.of(record))
+
+    def _signing_of(self, asset: str) -> _Signing:
+        """The asset's signing rules as last seen: a hint, re-read inside every append."""
+        signing = self._signing.get(asset)
+        if signing is None:
+            with self._db.connect() as conn:
+                found = self._assets_for(conn, [asset])
+            if asset not in found:
+                raise NotFound(f"no asset {asset!r}")
+            signing = found[asset]
+        return signing
+
+    def _remember(self, asset: str, signing: _Signing) -> None:
+        if len(self._signing) >= _CACHE_LIMIT:
+            self._signing.clear()
+        self._signing[asset] = _Signing(signing.require_signature, signing.keys)
+
+    def _assets_for(self, conn: Connection, uuids: Iterable[str]) -> dict[str, _Asset]:
+        """The batch's assets with their key histories, read under the append lock."""
+        found: dict[str, _Asset] = {}
+        uuids = list(uuids)
+        for row in driver_rows(conn, _assets_with_keys_sql(len(uuids)), uuids):
+            uuid, require_signature, attributes, seq = row[:4]
+            asset = found.get(uuid)
+            if asset is None:
+                asset = _Asset(bool(require_signature), [], orjson.loads(attributes))
+                found[uuid] = asset
+            if seq is not None:
+                asset.keys.append(key_record_of(row[3:]))
+        for uuid, asset in found.items():
+            self._remember(uuid, asset)
+        return found
+
+
+def _slot(record: KeyRecord | None) -> tuple[str, str] | None:
+    return None if record is None else (record.alg, record.public_key)

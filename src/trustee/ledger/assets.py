@@ -1,0 +1,182 @@
+"""Assets: creation, description, listing and device-key rotation.
+
+An asset's key history is append-only: a rotation adds the new key from the log's next index
+on, under the log's state lock, so no event can take an index while the key in force changes,
+and every older event keeps the verdict of its own time.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid as uuid_module
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from trustee.crypto.device import DeviceKey, parse_device_key
+from trustee.crypto.errors import CryptoError
+from trustee.errors import InvalidRequest, NotFound
+from trustee.ledger import paging
+from trustee.ledger.evidence import KeyRecord
+from trustee.ledger.log import TransparencyLog
+from trustee.ledger.models import Asset
+from trustee.ledger.paging import DEFAULT_PAGE_SIZE
+from trustee.ledger.records import check_attributes, dumps, rfc3339
+from trustee.storage import Database
+from trustee.storage.schema_ledger import ledger_asset_keys as keys_t
+from trustee.storage.schema_ledger import ledger_assets as assets_t
+
+__all__ = ["AssetStore", "asset_exists", "key_history", "key_record_of"]
+
+
+class AssetStore:
+    """The ledger's assets over one database; safe to share between threads."""
+
+    def __init__(
+        self,
+        db: Database,
+        log: TransparencyLog,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_key_change: Callable[[str], None] = lambda asset: None,
+    ) -> None:
+        self._db = db
+        self._log = log
+        self._clock = clock
+        self._on_key_change = on_key_change  # the append pipeline forgets what it cached
+
+    def create(
+        self,
+        attributes: Mapping[str, Any] | None = None,
+        device_key: Mapping[str, Any] | None = None,
+        *,
+        require_signature: bool = False,
+        principal: Mapping[str, Any] | None = None,
+    ) -> Asset:
+        attributes = dict(attributes or {})
+        check_attributes(attributes, "attributes")
+        key = parse_key(device_key) if device_key is not None else None
+        if require_signature and key is None:
+            raise InvalidRequest("require_signature needs a device_key")
+        asset = str(uuid_module.uuid4())
+        now = self._clock()
+        with self._db.begin() as conn:
+            conn.execute(
+                sa.insert(assets_t).values(
+                    uuid=asset,
+                    attributes=dumps(attributes),
+                    require_signature=bool(require_signature),
+                    created_time=now,
+                    principal=dumps(dict(principal or {})),
+                )
+            )
+            if key is not None:
+                conn.execute(
+                    sa.insert(keys_t).values(
+                        asset_uuid=asset,
+                        seq=1,
+                        alg=key.alg,
+                        public_key=key.public_key,
+                        valid_from=now,
+                        valid_from_index=0,
+                    )
+                )
+        return self.read(asset)
+
+    def read(self, asset: str) -> Asset:
+        with self._db.connect() as conn:
+            row = conn.execute(sa.select(assets_t).where(assets_t.c.uuid == asset)).first()
+            if row is None:
+                raise NotFound(f"no asset {asset!r}")
+            history = key_history(conn, asset)
+        return Asset(
+            uuid=row.uuid,
+            attributes=orjson.loads(row.attributes),
+            require_signature=bool(row.require_signature),
+            key_history=tuple(history),
+            created_time=rfc3339(row.created_time),
+            principal=orjson.loads(row.principal),
+        )
+
+    def list_uuids(
+        self, *, page_size: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
+    ) -> tuple[list[str], str | None]:
+        """Asset uuids in order, one page at a time; the token resumes after the page."""
+        size = paging.page_size(page_size)
+        after = paging.decode_token(page_token).get("a") if page_token else None
+        query = sa.select(assets_t.c.uuid).order_by(assets_t.c.uuid).limit(size + 1)
+        if after is not None:
+            query = query.where(assets_t.c.uuid > str(after))
+        with self._db.connect() as conn:
+            uuids = list(conn.execute(query).scalars())
+        more = len(uuids) > size
+        uuids = uuids[:size]
+        return uuids, paging.encode_token({"a": uuids[-1]}) if more else None
+
+    def rotate_key(self, asset: str, device_key: Mapping[str, Any]) -> Asset:
+        """Make ``device_key`` the asset's key from the next log index on; history is kept."""
+        key = parse_key(device_key)
+        self._log.ensure_state()
+        with self._db.begin() as conn:
+            state = self._log.lock(conn)  # no append may take an index while the key changes
+            if not asset_exists(conn, asset):
+                raise NotFound(f"no asset {asset!r}")
+            last = conn.execute(
+                sa.select(sa.func.max(keys_t.c.seq)).where(keys_t.c.asset_uuid == asset)
+            ).scalar()
+            conn.execute(
+                sa.insert(keys_t).values(
+                    asset_uuid=asset,
+                    seq=(last or 0) + 1,
+                    alg=key.alg,
+                    public_key=key.public_key,
+                    valid_from=self._clock(),
+                    valid_from_index=state.size,
+                )
+            )
+        self._on_key_change(asset)
+        return self.read(asset)
+
+
+# --- shared with the append pipeline and the queries ---------------------------------------
+
+
+def asset_exists(conn: Connection, asset: str) -> bool:
+    found = conn.execute(sa.select(assets_t.c.uuid).where(assets_t.c.uuid == asset)).first()
+    return found is not None
+
+
+def key_history(conn: Connection, asset: str) -> list[KeyRecord]:
+    """The asset's keys, oldest first."""
+    rows = conn.execute(
+        sa.select(keys_t).where(keys_t.c.asset_uuid == asset).order_by(keys_t.c.seq)
+    )
+    return [
+        key_record_of((row.seq, row.alg, row.public_key, row.valid_from, row.valid_from_index))
+        for row in rows
+    ]
+
+
+def key_record_of(values: Sequence[Any]) -> KeyRecord:
+    """A key history entry from ``(seq, alg, public_key, valid_from, valid_from_index)``."""
+    seq, alg, public_key, valid_from, valid_from_index = values
+    return KeyRecord(
+        seq=int(seq),
+        alg=alg,
+        public_key=public_key,
+        valid_from=rfc3339(valid_from),
+        valid_from_index=int(valid_from_index),
+    )
+
+
+def parse_key(device_key: Mapping[str, Any]) -> DeviceKey:
+    """A device key from ``{alg, public_key}``, or :class:`InvalidRequest` naming the fault."""
+    if not isinstance(device_key, Mapping) or set(device_key) - {"alg", "public_key"}:
+        raise InvalidRequest("device_key is {alg, public_key}")
+    try:
+        return parse_device_key(device_key.get("alg", ""), device_key.get("public_key", ""))
+    except CryptoError as exc:
+        raise InvalidRequest(f"device_key: {exc}") from exc
