@@ -46,7 +46,8 @@ def rule(entry: TokenEntry, requested, *, no_default=False, no_parent=False, gra
 
 
 def test_inherits_the_callers_policies_and_adds_default() -> None:
-    assert rule(caller("ops"), None) == ["ops", "default"]
+    assert rule(caller("ops"), None) == ["default", "ops"]
+    assert rule(caller("default", "ops"), None) == ["default", "ops"]  # default once
     assert rule(caller("ops"), None, no_default=True) == ["ops"]
 
 
@@ -66,7 +67,7 @@ def test_a_child_carries_no_policy_its_parent_lacks() -> None:
 def test_root_makes_anything_and_root_tokens_get_no_default() -> None:
     grants = Grants()
     assert rule(caller("root"), ["root"], no_parent=True, grants=grants) == ["root"]
-    assert rule(caller("root"), ["admin"], grants=grants) == ["admin", "default"]
+    assert rule(caller("root"), ["admin"], grants=grants) == ["admin", "default"]  # sorted
     assert grants.asked == []  # root needs no sudo check
 
 
@@ -74,5 +75,5 @@ def test_an_orphan_needs_sudo_on_token_create() -> None:
     with pytest.raises(PermissionDenied, match="sudo"):
         rule(caller("ops"), None, no_parent=True)
     grants = Grants((CREATE_PATH, "sudo"))
-    assert rule(caller("ops"), None, no_parent=True, grants=grants) == ["ops", "default"]
+    assert rule(caller("ops"), None, no_parent=True, grants=grants) == ["default", "ops"]
     assert grants.asked == [(CREATE_PATH, "sudo")]

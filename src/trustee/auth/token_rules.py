@@ -32,7 +32,7 @@ def child_token_policies(
     """
     policies = policy_names(requested if requested is not None else caller.policies)
     if not no_default_policy and ROOT not in policies:
-        policies = [*policies, DEFAULT]
+        policies = policy_names([*policies, DEFAULT])
     if ROOT in caller.policies:
         return policies
     if not set(policies) <= {*caller.policies, DEFAULT}:
