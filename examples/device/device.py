@@ -19,6 +19,8 @@ import base64
 import json
 import os
 import sys
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 ALGORITHMS = ("ES256", "ES256K", "EdDSA")
+RETRIES = 4
+"""Attempts after the first, 1, 2, 4, 8 s apart (or as the server's Retry-After says)."""
 _CURVES = {"ES256": ec.SECP256R1, "ES256K": ec.SECP256K1}
 
 
@@ -111,7 +115,21 @@ class Ledger:
         self._http.close()
 
     def _data(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        answer = self._http.request(method, path, json=body)
+        """Post with an idempotency key, retrying the same key after a timeout, a refused
+        connection, 429 or 5xx: the ledger answers what the first attempt appended, if it did,
+        so a retry never records the same evidence twice."""
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
+        for attempt in range(RETRIES + 1):
+            try:
+                answer = self._http.request(method, path, json=body, headers=headers)
+            except httpx.TransportError:
+                if attempt == RETRIES:
+                    raise
+                time.sleep(2**attempt)
+                continue
+            if (answer.status_code != 429 and answer.status_code < 500) or attempt == RETRIES:
+                break
+            time.sleep(float(answer.headers.get("Retry-After", 2**attempt)))
         if answer.status_code != 200:
             try:
                 errors = answer.json().get("errors", [])

@@ -198,9 +198,12 @@ class Client:
         json: Any = None,
         params: dict[str, Any] | None = None,
         authenticated: bool = True,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any] | None:
         """Send one request to ``/v1/<path>``; the decoded answer, or None for 204."""
         headers = {}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         if authenticated and self._token:
             headers["X-Vault-Token"] = self._token
         url = "/v1/" + path.lstrip("/")
@@ -576,17 +579,19 @@ class Client:
         device_key: dict[str, Any] | None = None,
         *,
         require_signature: bool = False,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """A new asset. ``device_key`` is ``{"alg": "ES256K"|"EdDSA"|"ES256", "public_key": …}``
         (hex, PEM, JWK or address); with ``require_signature`` the ledger refuses events whose
-        evidence that key did not sign, instead of recording them with a BAD verdict."""
+        evidence that key did not sign, instead of recording them with a BAD verdict. Retrying
+        with the same ``idempotency_key`` (and the same arguments) answers the same asset."""
         body: dict[str, Any] = {
             "attributes": dict(attributes or {}),
             "require_signature": require_signature,
         }
         if device_key is not None:
             body["device_key"] = device_key
-        return self._data("POST", "ledger/assets", json=body)
+        return self._data("POST", "ledger/assets", json=body, idempotency_key=idempotency_key)
 
     def list_assets(
         self, page_size: int | None = None, page_token: str | None = None
@@ -627,11 +632,14 @@ class Client:
         asset_attributes: dict[str, Any] | None = None,
         timestamp_declared: str | None = None,
         principal_declared: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Append an event; the record answered carries its ``log_index``.
 
         The device signs ``arc_evidence`` itself and sends the signature as
         ``arc_evidence_signature``: this only carries both, the server never signs for it.
+        Give an ``idempotency_key`` (any fresh string, e.g. a UUID) and retry with it after a
+        timeout or a 5xx: the ledger answers the event it already appended, never a second.
         """
         body: dict[str, Any] = {
             "operation": operation,
@@ -643,7 +651,8 @@ class Client:
             timestamp_declared=timestamp_declared,
             principal_declared=principal_declared,
         )
-        return self._data("POST", f"ledger/assets/{_ledger_id(asset)}/events", json=body)
+        path = f"ledger/assets/{_ledger_id(asset)}/events"
+        return self._data("POST", path, json=body, idempotency_key=idempotency_key)
 
     def list_events(
         self,

@@ -185,7 +185,7 @@ def test_step_5_puts_policy_names_in_their_one_form(empty_storage_url):
             ],
         )
     with db.begin() as conn:
-        assert migrate(conn) == [5]
+        assert migrate(conn, MIGRATIONS[:5]) == [5]
     with db.connect() as conn:
         names = conn.execute(sa.select(schema_auth.acl_policies.c.name)).scalars().all()
         tokens_t = schema.server_tokens

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from trustee.errors import InvalidRequest, NotFound, TrusteeError
-from trustee.ledger import merkle
+from trustee.ledger import idempotency, merkle
 from trustee.ledger.assets import key_record_of
 from trustee.ledger.bulk import driver_rows, insert_rows
 from trustee.ledger.commit import GroupCommitter, Pending
@@ -81,11 +81,13 @@ def _assets_with_keys_sql(count: int) -> str:
 @dataclass
 class _Item:
     """A prepared event and, for an asset that requires signatures, the verdict its caller
-    computed against the key it expected (``None`` otherwise: nothing is decided by it)."""
+    computed against the key it expected (``None`` otherwise: nothing is decided by it), and
+    its idempotency key's scope, key and request hash when it has one."""
 
     prepared: PreparedEvent
     key_slot: tuple[str, str] | None
     verdict: Verdict | None
+    idempotency: tuple[str, str, bytes] | None = None
 
 
 @dataclass
@@ -165,12 +167,16 @@ class Appender:
         to trust it) from what the log holds.
         """
         prepared = prepare_event(request)
+        keyed = None
+        if request.idempotency_key is not None:
+            key = idempotency.check_key(request.idempotency_key)
+            keyed = (_scope(request.asset_uuid), key, idempotency.request_hash(request.declared()))
         signing = self._signing_of(request.asset_uuid)
         if not signing.require_signature:
-            return _Item(prepared, None, None)
+            return _Item(prepared, None, None, keyed)
         latest = key_for_index(signing.keys, merkle.MAX_TREE_SIZE)
         verdict = check_evidence(request.event_attributes, self._device_keys.of(latest))
-        return _Item(prepared, _slot(latest), verdict)
+        return _Item(prepared, _slot(latest), verdict, keyed)
 
     def _integrate(
         self,
@@ -199,12 +205,18 @@ class Appender:
         rows: list[tuple[Any, ...]] = []
         leaves: list[bytes] = []
         changed: dict[str, dict[str, Any]] = {}
+        keyed: dict[tuple[str, str], tuple[bytes, Event]] = {}  # this batch's new keys
         for item in items:
             try:
                 request = item.prepared.request
                 asset = assets.get(request.asset_uuid)
                 if asset is None:
                     raise NotFound(f"no asset {request.asset_uuid!r}")
+                if item.idempotency is not None:
+                    replayed = _replay(conn, item.idempotency, keyed, now)
+                    if replayed is not None:
+                        outcomes.append(replayed)
+                        continue
                 log_index = state.size + len(rows)
                 if asset.require_signature:
                     verdict = self._verdict_at(item, asset.keys, log_index)
@@ -226,6 +238,9 @@ class Appender:
                     raise
                 outcomes.append(exc)
                 continue
+            if item.idempotency is not None:
+                scope, key, digest = item.idempotency
+                keyed[scope, key] = (digest, event)
             leaves.append(merkle.leaf_hash(entry))
             rows.append(
                 (
@@ -248,6 +263,10 @@ class Appender:
                     .where(assets_t.c.uuid == asset_uuid)
                     .values(attributes=dumps(merged))
                 )
+        if keyed:
+            for (scope, key), (digest, event) in keyed.items():
+                idempotency.record(conn, scope, key, digest, event.uuid, now)
+            idempotency.purge(conn, now, limit=100)
         return outcomes
 
     def _verdict_at(self, item: _Item, history: list[KeyRecord], log_index: int) -> Verdict:
@@ -289,6 +308,34 @@ class Appender:
         for uuid, asset in found.items():
             self._remember(uuid, asset)
         return found
+
+
+def _scope(asset_uuid: str) -> str:
+    return f"event:{asset_uuid}"
+
+
+def _replay(
+    conn: Connection,
+    idempotency_of: tuple[str, str, bytes],
+    keyed: dict[tuple[str, str], tuple[bytes, Event]],
+    now: float,
+) -> Event | None:
+    """The event an earlier post with this key made (in this batch or committed before),
+    :func:`~trustee.ledger.idempotency.conflict` if that post asked for something else, or
+    None for a new key."""
+    scope, key, digest = idempotency_of
+    earlier = keyed.get((scope, key))
+    if earlier is not None:
+        if earlier[0] != digest:
+            raise idempotency.conflict(key)
+        return earlier[1]
+    found = idempotency.find(conn, scope, key, now)
+    if found is None:
+        return None
+    if found[0] != digest:
+        raise idempotency.conflict(key)
+    entry = conn.execute(sa.select(events_t.c.entry).where(events_t.c.uuid == found[1])).scalar()
+    return Event.from_record(orjson.loads(entry))
 
 
 def _slot(record: KeyRecord | None) -> tuple[str, str] | None:

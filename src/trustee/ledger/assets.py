@@ -15,11 +15,12 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from trustee.crypto.device import DeviceKey, parse_device_key
 from trustee.crypto.errors import CryptoError
 from trustee.errors import InvalidRequest, NotFound
-from trustee.ledger import paging
+from trustee.ledger import idempotency, paging
 from trustee.ledger.evidence import KeyRecord
 from trustee.ledger.log import TransparencyLog
 from trustee.ledger.models import Asset
@@ -30,6 +31,9 @@ from trustee.storage.schema_ledger import ledger_asset_keys as keys_t
 from trustee.storage.schema_ledger import ledger_assets as assets_t
 
 __all__ = ["AssetStore", "asset_exists", "key_history", "key_record_of"]
+
+_CREATION = "asset"
+"""The scope of asset-creation idempotency keys."""
 
 
 class AssetStore:
@@ -55,15 +59,51 @@ class AssetStore:
         *,
         require_signature: bool = False,
         principal: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Asset:
+        """A new asset; with ``idempotency_key``, a retry of the same creation answers the
+        asset the first one made (:mod:`trustee.ledger.idempotency`)."""
         attributes = dict(attributes or {})
         check_attributes(attributes, "attributes")
         key = parse_key(device_key) if device_key is not None else None
         if require_signature and key is None:
             raise InvalidRequest("require_signature needs a device_key")
+        keyed = None
+        if idempotency_key is not None:
+            declared = {
+                "attributes": attributes,
+                "device_key": None if key is None else [key.alg, key.public_key],
+                "require_signature": bool(require_signature),
+            }
+            keyed = (idempotency.check_key(idempotency_key), idempotency.request_hash(declared))
+        try:
+            asset = self._insert(attributes, key, require_signature, principal, keyed)
+        except IntegrityError:
+            if keyed is None:
+                raise
+            # Another replica recorded the key between our look-up and our insert: now the
+            # look-up finds it.
+            asset = self._insert(attributes, key, require_signature, principal, keyed)
+        return self.read(asset)
+
+    def _insert(
+        self,
+        attributes: dict[str, Any],
+        key: DeviceKey | None,
+        require_signature: bool,
+        principal: Mapping[str, Any] | None,
+        keyed: tuple[str, bytes] | None,
+    ) -> str:
         asset = str(uuid_module.uuid4())
         now = self._clock()
         with self._db.begin() as conn:
+            if keyed is not None:
+                found = idempotency.find(conn, _CREATION, keyed[0], now)
+                if found is not None:
+                    if found[0] != keyed[1]:
+                        raise idempotency.conflict(keyed[0])
+                    return found[1]
+                idempotency.record(conn, _CREATION, keyed[0], keyed[1], asset, now)
             conn.execute(
                 sa.insert(assets_t).values(
                     uuid=asset,
@@ -84,7 +124,7 @@ class AssetStore:
                         valid_from_index=0,
                     )
                 )
-        return self.read(asset)
+        return asset
 
     def read(self, asset: str) -> Asset:
         with self._db.connect() as conn:

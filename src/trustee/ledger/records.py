@@ -53,6 +53,21 @@ class EventRequest:
     timestamp_declared: str | None = None
     principal_declared: dict[str, Any] | None = None
     principal_accepted: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+    """A retry with the same key and request answers the first event (see
+    :mod:`trustee.ledger.idempotency`)."""
+
+    def declared(self) -> dict[str, Any]:
+        """What the client asked for, the caller's identity aside: what a retry must repeat."""
+        return {
+            "asset": self.asset_uuid,
+            "event_attributes": self.event_attributes,
+            "asset_attributes": self.asset_attributes,
+            "operation": self.operation,
+            "behaviour": self.behaviour,
+            "timestamp_declared": self.timestamp_declared,
+            "principal_declared": self.principal_declared,
+        }
 
 
 @dataclass

@@ -74,9 +74,14 @@ class LedgerService:
         *,
         require_signature: bool = False,
         principal: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Asset:
         return self.assets.create(
-            attributes, device_key, require_signature=require_signature, principal=principal
+            attributes,
+            device_key,
+            require_signature=require_signature,
+            principal=principal,
+            idempotency_key=idempotency_key,
         )
 
     def read_asset(self, asset: str) -> Asset:

@@ -117,12 +117,17 @@ def _v5_policy_names(conn: Connection) -> None:
         revoked = children
 
 
+def _v6_idempotency(conn: Connection) -> None:
+    _create(conn, schema_ledger.ledger_idempotency)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
     _v2_ledger,
     _v3_auth,
     _v4_no_acceptance_verdict,
     _v5_policy_names,
+    _v6_idempotency,
 )
 
 

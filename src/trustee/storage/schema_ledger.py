@@ -81,6 +81,18 @@ ledger_log_key = sa.Table(
 )
 """The log's Ed25519 checkpoint key: the seed sealed by the barrier (``trustee:log-key:v1``)."""
 
+ledger_idempotency = sa.Table(
+    "ledger_idempotency",
+    metadata,
+    sa.Column("scope", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("result", sa.String(36), nullable=False),
+    sa.Column("expire_time", sa.Float, nullable=False, index=True),
+)
+"""Idempotency keys of posts (migration 6): what each key's first request created, kept until
+``expire_time`` (:mod:`trustee.ledger.idempotency`)."""
+
 #: Created by migration 2, in this order.
 TABLES: tuple[sa.Table, ...] = (
     ledger_assets,

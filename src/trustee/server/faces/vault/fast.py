@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import Header
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -50,6 +51,8 @@ class FastOperation:
     handler: Handler
     """Its docstring describes the operation in the OpenAPI document."""
     tag: str
+    headers: tuple[str, ...] = ()
+    """Optional request headers the handler reads, for the OpenAPI document."""
 
     def authorize(self, request: Request) -> TokenEntry:
         """The caller's token entry once :attr:`capability` is granted on the path."""
@@ -98,6 +101,15 @@ class FastOperation:
         parameters.append(
             inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=self.body)
         )
+        for header in self.headers:
+            parameters.append(
+                inspect.Parameter(
+                    header.lower().replace("-", "_"),
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=Header(None, alias=header),
+                    annotation=str | None,
+                )
+            )
         if self.capability is not None:
             parameters.append(
                 inspect.Parameter(

@@ -3,7 +3,7 @@
 import base64
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -24,6 +24,9 @@ from trustee.server.faces.vault.routes.ledger_render import (
 )
 
 router = APIRouter(tags=["ledger"])
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def ledger_of(request: Request) -> LedgerService:
@@ -87,13 +90,18 @@ def _required_int(request: Request, name: str) -> int:
 
 @write(router, "/ledger/assets")
 def create_asset(
-    request: Request, body: CreateAsset, entry: TokenEntry = requires("create")
+    request: Request,
+    body: CreateAsset,
+    entry: TokenEntry = requires("create"),
+    idempotency_key: str | None = Header(None, alias=IDEMPOTENCY_HEADER, max_length=255),
 ) -> ORJSONResponse:
+    """A retry with the same ``Idempotency-Key`` and body answers the asset first created."""
     asset = ledger_of(request).create_asset(
         body.attributes,
         body.device_key.model_dump() if body.device_key else None,
         require_signature=body.require_signature,
         principal=principal(entry),
+        idempotency_key=idempotency_key,
     )
     return ok(asset_json(asset))
 
@@ -135,7 +143,9 @@ def bundle(request: Request, asset: str, _: TokenEntry = requires("read")) -> OR
 # --- events --------------------------------------------------------------------------------
 
 
-def _event_request(asset: str, body: PostEvent, entry: TokenEntry) -> EventRequest:
+def _event_request(
+    asset: str, body: PostEvent, entry: TokenEntry, idempotency_key: str | None
+) -> EventRequest:
     return EventRequest(
         asset_uuid=asset,
         event_attributes=body.event_attributes,
@@ -145,13 +155,16 @@ def _event_request(asset: str, body: PostEvent, entry: TokenEntry) -> EventReque
         timestamp_declared=body.timestamp_declared,
         principal_declared=body.principal_declared,
         principal_accepted=principal(entry),
+        idempotency_key=idempotency_key,
     )
 
 
 async def fast_post_event(operation: FastOperation, request: Request) -> Response:
     """Append an event to the asset's record and the log; answered once it is durable.
 
-    The caller awaits its batch's commit on the event loop instead of holding a worker thread
+    A retry with the same ``Idempotency-Key`` header and body answers the event first appended
+    (the same id and log index), on any replica; the same key with another body is 409. The
+    caller awaits its batch's commit on the event loop instead of holding a worker thread
     through it.
     """
     data = await operation.data(request)
@@ -161,12 +174,20 @@ async def fast_post_event(operation: FastOperation, request: Request) -> Respons
         entry = operation.authorize(request)
     else:
         entry = await run_in_threadpool(operation.authorize, request)
-    event = _event_request(request.path_params["asset"], operation.validate(data), entry)
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    event = _event_request(request.path_params["asset"], operation.validate(data), entry, key)
     return ok(event_json(await core.ledger.post_event_async(event)))
 
 
 FAST_OPERATIONS = (
-    FastOperation("/ledger/assets/{asset}/events", PostEvent, "create", fast_post_event, "ledger"),
+    FastOperation(
+        "/ledger/assets/{asset}/events",
+        PostEvent,
+        "create",
+        fast_post_event,
+        "ledger",
+        headers=(IDEMPOTENCY_HEADER,),
+    ),
 )
 
 
