@@ -258,7 +258,12 @@ def race_logins(pair: Pair, token: str) -> list[int]:
     return statuses
 
 
-def test_killing_a_replica_loses_no_acknowledged_event(postgres_databases, tmp_path: Path) -> None:
+def test_killing_a_replica_loses_no_acknowledged_event_and_retries_append_once(
+    postgres_databases, tmp_path: Path
+) -> None:
+    """B is killed mid-load; a request in flight on it may have been committed without an
+    answer. Each client retries such a request on A with the same idempotency key: the log ends
+    with exactly one event per key, and every acknowledged event at its index."""
     url = postgres_databases.create()
     pair = start_pair(url, tmp_path, b_from_env=True)
     try:
@@ -266,6 +271,7 @@ def test_killing_a_replica_loses_no_acknowledged_event(postgres_databases, tmp_p
         with pair.client(pair.a) as client:
             asset = create_asset(client, device)
         acknowledged: list[dict] = []
+        retried: list[str] = []
         failures: list[str] = []
         lock = threading.Lock()
         b_answered = threading.Event()
@@ -280,12 +286,16 @@ def test_killing_a_replica_loses_no_acknowledged_event(postgres_databases, tmp_p
                     n += 1
                     server = 0 if b_gone.is_set() else n % 2
                     text = json.dumps({"client": number, "n": n})
+                    body = {"event_attributes": evidence(device, text)}
+                    key = {"Idempotency-Key": f"{number}-{n}"}
                     try:
-                        answer = clients[server].post(
-                            f"{asset}/events", json={"event_attributes": evidence(device, text)}
-                        )
+                        answer = clients[server].post(f"{asset}/events", json=body, headers=key)
                     except httpx.HTTPError:
-                        continue  # B died under this request: it was never acknowledged
+                        # B died under this request, maybe after its commit: retry on A.
+                        server = 0
+                        answer = clients[0].post(f"{asset}/events", json=body, headers=key)
+                        with lock:
+                            retried.append(key["Idempotency-Key"])
                     with lock:
                         if answer.status_code != 200:
                             failures.append(f"{answer.status_code} {answer.text}")
@@ -323,6 +333,10 @@ def test_killing_a_replica_loses_no_acknowledged_event(postgres_databases, tmp_p
         by_identity = {record["identity"]: record for record in records}
         for event in acknowledged:
             assert by_identity[event["identity"]] == event
+        texts = [r["event_attributes"]["arc_evidence"] for r in records if r["event_attributes"]]
+        assert len(texts) == len(set(texts)), "a retried post was appended twice"
+        # A retried request answers the event its first attempt made, if it made one.
+        assert len({e["identity"] for e in acknowledged}) == len(acknowledged)
 
         # A replacement for B unseals from the same key and serves the same checkpoint.
         env = dict(os.environ, TRUSTEE_UNSEAL_KEY=pair.key)
