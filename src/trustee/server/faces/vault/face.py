@@ -11,6 +11,7 @@ from trustee.server.asgi.audit import AuditDevice
 from trustee.server.asgi.faces import Face
 from trustee.server.asgi.ratelimit import Rule
 from trustee.server.faces.vault.conventions import token_of_scope, vault_conventions
+from trustee.server.faces.vault.docs import install_docs
 from trustee.server.faces.vault.envelope import (
     ORJSONResponse,
     error_response,
@@ -75,7 +76,7 @@ def create_api(core: Core, audit: AuditDevice | None = None) -> FastAPI:
             "authentication and a signed-records transparency log, with Vault's HTTP conventions."
         ),
         openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
+        docs_url=None,  # install_docs: the same page, with Swagger UI served from here
         redoc_url=None,
         default_response_class=ORJSONResponse,
     )
@@ -83,6 +84,7 @@ def create_api(core: Core, audit: AuditDevice | None = None) -> FastAPI:
     api.state.audit = audit
     install_error_handlers(api)
     install_openapi(api)
+    install_docs(api)
     for router in ROUTERS:
         api.include_router(router, prefix="/v1")
     for operation in FAST_OPERATIONS:
