@@ -10,7 +10,7 @@ import httpx
 import pytest
 from robustlib import LiveServer, OperatedServer
 
-from trustee.server.asgi.audit import (
+from trustee.server.asgi.audit_device import (
     HASH_PREFIX,
     AuditDevice,
     default_key_path,

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from trustee.core import Core
-    from trustee.server.asgi.audit import AuditDevice
+    from trustee.server.asgi.audit_device import AuditDevice
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
 WORKER_SETTINGS_ENV = "TRUSTEE_SERVER_WORKER"
@@ -173,7 +173,7 @@ def audit_device(
 ) -> AuditDevice | None:
     """The ``--audit-file`` device (with its ``--audit-key-file`` and
     ``--audit-clear-values``), or None; fails cleanly."""
-    from trustee.server.asgi.audit import open_audit_device
+    from trustee.server.asgi.audit_device import open_audit_device
 
     if audit is None:
         return None

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from starlette.types import ASGIApp
 
 from trustee.core import Core
-from trustee.server.asgi.audit import AuditDevice, AuditMiddleware
+from trustee.server.asgi.audit_device import AuditDevice, AuditMiddleware
 from trustee.server.asgi.body import BodyLimitMiddleware
 from trustee.server.asgi.faces import Face, Faces
 from trustee.server.asgi.gate import RequestGate

@@ -7,7 +7,7 @@ from starlette.types import ASGIApp
 
 from trustee import __version__
 from trustee.core import Core
-from trustee.server.asgi.audit import AuditDevice
+from trustee.server.asgi.audit_device import AuditDevice
 from trustee.server.asgi.faces import Face
 from trustee.server.asgi.ratelimit import Rule
 from trustee.server.faces.vault.conventions import token_of_scope, vault_conventions

@@ -72,6 +72,7 @@ def requires(*capabilities: str) -> Callable[..., TokenEntry]:
     def guard(request: Request) -> TokenEntry:
         return authorize(request, *capabilities)
 
+    guard.wants_token = True  # type: ignore[attr-defined]  # read by the OpenAPI document
     return Depends(guard)
 
 

@@ -114,7 +114,7 @@ def install_openapi(app: FastAPI) -> None:
 def is_token_guard(call: Callable[..., Any]) -> bool:
     """The dependency :func:`~trustee.server.faces.vault.guard.requires` builds: the route
     wants a token."""
-    return getattr(call, "__qualname__", "") == "requires.<locals>.guard"
+    return getattr(call, "wants_token", False) is True
 
 
 def api_routes(routes: Iterable[Any]) -> list[Any]:

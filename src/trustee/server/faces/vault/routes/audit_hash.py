@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 
 from trustee.errors import InvalidRequest
-from trustee.server.asgi.audit import DEVICE_NAME, AuditDevice
+from trustee.server.asgi.audit_device import DEVICE_NAME, AuditDevice
 from trustee.server.faces.vault.common import Body, write
 from trustee.server.faces.vault.envelope import ORJSONResponse, envelope
 from trustee.server.faces.vault.guard import requires

@@ -1,6 +1,6 @@
 """``trustee/``: named secp256k1 identities, their tokens and signatures (API.md §3, §4)."""
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import Field
@@ -10,7 +10,7 @@ from starlette.responses import Response
 from trustee.core import Core
 from trustee.crypto.encoding import hex_decode
 from trustee.crypto.jwk import secp256k1_jwk
-from trustee.custody.trustees import TrusteeInfo, decode_data, verify_signature
+from trustee.custody.trustees import Encoding, Scheme, TrusteeInfo, decode_data, verify_signature
 from trustee.errors import InvalidRequest
 from trustee.server.faces.vault.common import Body, write
 from trustee.server.faces.vault.envelope import ORJSONResponse, no_content, ok
@@ -19,9 +19,6 @@ from trustee.server.faces.vault.guard import client_token, core_of, requires
 from trustee.tokens import TrustList, verify_token
 
 router = APIRouter(tags=["trustee"])
-
-Encoding = Literal["utf8", "hex", "base64"]
-Scheme = Literal["eip191", "keccak256", "eip712"]
 
 
 class CreateTrustee(Body):
