@@ -347,20 +347,20 @@ def test_cli_import_and_sign(server: Server, tmp_path: Path) -> None:
 
 def test_cli_errors_are_one_line(server: Server, carol: str) -> None:
     missing = cli(server, "trustee", "read", "nobody")
-    assert missing.returncode == 2
+    assert missing.returncode == 1
     assert "nobody" in missing.stderr and "Traceback" not in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
 
     exists = cli(server, "trustee", "create", "carol")
-    assert exists.returncode == 2 and "already exists" in exists.stderr
+    assert exists.returncode == 1 and "already exists" in exists.stderr
 
     anonymous = cli(server, "trustee", "list", token="")
-    assert anonymous.returncode == 2 and "TRUSTEE_TOKEN" in anonymous.stderr
+    assert anonymous.returncode == 1 and "TRUSTEE_TOKEN" in anonymous.stderr
 
     bad = "bad-" + secrets.token_urlsafe(16)
     server.secrets.add(bad)
     wrong = cli(server, "trustee", "list", token=bad)
-    assert wrong.returncode == 2 and bad not in wrong.stderr + wrong.stdout
+    assert wrong.returncode == 1 and bad not in wrong.stderr + wrong.stdout
 
     secret_argument = cli(server, "trustee", "import", "x", "--private-key", KNOWN_KEY)
     assert secret_argument.returncode == 2  # no such option: keys are never arguments
@@ -369,10 +369,10 @@ def test_cli_errors_are_one_line(server: Server, carol: str) -> None:
     assert unset.returncode == 2 and "NOT_SET_ANYWHERE" in unset.stderr
 
     again = cli(server, "operator", "init", "--key-shares", "3", "--key-threshold", "2")
-    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert again.returncode == 1 and "Traceback" not in again.stderr
 
     unreachable = cli(server, "trustee", "list", TRUSTEE_ADDR="http://127.0.0.1:9")
-    assert unreachable.returncode == 2 and "cannot reach" in unreachable.stderr
+    assert unreachable.returncode == 1 and "cannot reach" in unreachable.stderr
 
 
 def test_cli_status_then_seal(server: Server) -> None:
