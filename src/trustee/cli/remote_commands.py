@@ -170,6 +170,39 @@ def operator_seal() -> None:
     err.print("sealed")
 
 
+@operator_app.command("wait")
+def operator_wait(
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0, help="Give up after this many seconds.")
+    ] = 30.0,
+    unsealed: Annotated[
+        bool, typer.Option("--unsealed", help="Wait until it is also unsealed.")
+    ] = False,
+) -> None:
+    """Wait until the server at TRUSTEE_ADDR answers (after `trustee server ... &`).
+
+    Exit status 0 once it answers (and, with --unsealed, is unsealed); 1 after --timeout.
+    """
+    import time
+
+    from trustee.client import ConnectionFailed
+
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    with connected() as client:
+        while True:
+            try:
+                status = client.seal_status()
+                if not unsealed or status.get("sealed") is False:
+                    return
+                last = "sealed"
+            except ConnectionFailed as error:
+                last = error.reason
+            if time.monotonic() >= deadline:
+                fail(f"{client.address} did not answer within {timeout:g} s ({last})")
+            time.sleep(0.1)
+
+
 @operator_app.command("status")
 def operator_status(as_json: JsonOption = False) -> None:
     """Seal status. Exit status 0 when unsealed, 2 when sealed, 1 on error (as vault's)."""
