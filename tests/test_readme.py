@@ -24,6 +24,7 @@ How the blocks are run:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -48,7 +49,9 @@ BLOCK_SECONDS = 60
 # for the next block, and its exported environment for the Python blocks.
 SAVE_STATE = r"""
 __trustee_readme_save() {
-    declare -p | grep -Ev '^declare -[a-zA-Z]*r' | grep -Ev '^declare -[a-zA-Z-]* (BASH|FUNCNAME|PIPESTATUS|GROUPS|DIRSTACK|COMP_|_=)' > "$__README_STATE" || true
+    declare -p | grep -Ev '^declare -[a-zA-Z]*r' \
+        | grep -Ev '^declare -[a-zA-Z-]* (BASH|FUNCNAME|PIPESTATUS|GROUPS|DIRSTACK|COMP_|_=)' \
+        > "$__README_STATE" || true
     env -0 > "$__README_ENV"
 }
 trap __trustee_readme_save EXIT
@@ -207,10 +210,8 @@ class Reader:
 
     def close(self) -> None:
         for group in self.groups:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + 10
         for group in self.groups:
             while time.monotonic() < deadline:
@@ -220,10 +221,8 @@ class Reader:
                     break
                 time.sleep(0.05)
             else:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(group, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
 
 
 def run_readme(text: str, folder: Path) -> int:
