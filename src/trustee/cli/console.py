@@ -56,6 +56,7 @@ def write_private_file(path: Path, data: bytes, *, force: bool) -> None:
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
     try:
         descriptor = os.open(path, flags, 0o600)
+        os.fchmod(descriptor, 0o600)  # an overwritten file keeps its mode otherwise
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
     except FileExistsError:

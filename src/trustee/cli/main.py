@@ -134,4 +134,4 @@ def demo() -> None:
 
 
 def main() -> None:
-    app()
+    app(prog_name="trustee")  # `python -m trustee` too: messages name the command users type
