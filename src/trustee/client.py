@@ -342,10 +342,7 @@ class Client:
         return self._data("GET", f"trustee/trustees/{_quote(name)}")
 
     def list_trustees(self) -> list[str]:
-        try:
-            return list(self._data("LIST", "trustee/trustees").get("keys", []))
-        except NotFound:
-            return []
+        return self._keys("trustee/trustees")
 
     def delete_trustee(self, name: str) -> None:
         self.request("DELETE", f"trustee/trustees/{_quote(name)}")
@@ -446,10 +443,7 @@ class Client:
         return self._data("GET", f"trustee/addresses/{_quote(address)}")
 
     def list_addresses(self) -> list[str]:
-        try:
-            return list(self._data("LIST", "trustee/addresses").get("keys", []))
-        except NotFound:
-            return []
+        return self._keys("trustee/addresses")
 
     def verify_token(
         self,
@@ -474,9 +468,14 @@ class Client:
     # -- delegated authentication: policies, trust lists, roles, audiences, JWKS -----------
 
     def _keys(self, path: str) -> list[str]:
+        """The ``keys`` of ``LIST path``. Vault answers an empty listing 404 with no message,
+        so that is ``[]``; a 404 that says something (``unsupported path``, a wrong address)
+        is raised like any other."""
         try:
             return list(self._data("LIST", path).get("keys", []))
-        except NotFound:
+        except NotFound as error:
+            if getattr(error, "errors", None):
+                raise
             return []
 
     def write_policy(self, name: str, policy: str | dict[str, Any]) -> None:

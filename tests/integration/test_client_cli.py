@@ -347,20 +347,20 @@ def test_cli_import_and_sign(server: Server, tmp_path: Path) -> None:
 
 def test_cli_errors_are_one_line(server: Server, carol: str) -> None:
     missing = cli(server, "trustee", "read", "nobody")
-    assert missing.returncode == 2
+    assert missing.returncode == 1
     assert "nobody" in missing.stderr and "Traceback" not in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
 
     exists = cli(server, "trustee", "create", "carol")
-    assert exists.returncode == 2 and "already exists" in exists.stderr
+    assert exists.returncode == 1 and "already exists" in exists.stderr
 
     anonymous = cli(server, "trustee", "list", token="")
-    assert anonymous.returncode == 2 and "TRUSTEE_TOKEN" in anonymous.stderr
+    assert anonymous.returncode == 1 and "TRUSTEE_TOKEN" in anonymous.stderr
 
     bad = "bad-" + secrets.token_urlsafe(16)
     server.secrets.add(bad)
     wrong = cli(server, "trustee", "list", token=bad)
-    assert wrong.returncode == 2 and bad not in wrong.stderr + wrong.stdout
+    assert wrong.returncode == 1 and bad not in wrong.stderr + wrong.stdout
 
     secret_argument = cli(server, "trustee", "import", "x", "--private-key", KNOWN_KEY)
     assert secret_argument.returncode == 2  # no such option: keys are never arguments
@@ -369,10 +369,49 @@ def test_cli_errors_are_one_line(server: Server, carol: str) -> None:
     assert unset.returncode == 2 and "NOT_SET_ANYWHERE" in unset.stderr
 
     again = cli(server, "operator", "init", "--key-shares", "3", "--key-threshold", "2")
-    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert again.returncode == 1 and "Traceback" not in again.stderr
 
     unreachable = cli(server, "trustee", "list", TRUSTEE_ADDR="http://127.0.0.1:9")
-    assert unreachable.returncode == 2 and "cannot reach" in unreachable.stderr
+    assert unreachable.returncode == 1 and "cannot reach" in unreachable.stderr
+
+
+def test_cli_export_writes_stdout_unless_out(server: Server, carol: str, tmp_path: Path) -> None:
+    passphrase = "pass-" + secrets.token_urlsafe(16)
+    server.secrets.add(passphrase)
+    export = ("trustee", "export", "carol", "--passphrase-env", "PASS")
+    to_stdout = cli(server, *export, PASS=passphrase)
+    assert to_stdout.returncode == 0, to_stdout.stderr
+    assert Account.from_key(Account.decrypt(to_stdout.stdout, passphrase)).address == carol
+    assert not Path("-").exists()
+
+    target = tmp_path / "carol.json"
+    written = cli(server, *export, "-o", str(target), PASS=passphrase)
+    assert written.returncode == 0 and to_stdout.stdout != "" and written.stdout == ""
+    assert target.stat().st_mode & 0o777 == 0o600
+    again = cli(server, *export, "--out", str(target), PASS=passphrase)
+    assert again.returncode == 1 and "use --force" in again.stderr
+    forced = cli(server, *export, "--out", str(target), "--force", PASS=passphrase)
+    assert forced.returncode == 0, forced.stderr
+
+
+def test_cli_a_404_is_an_error_not_an_empty_list(server: Server, carol: str) -> None:
+    listed = cli(server, "trustee", "list")
+    assert listed.returncode == 0 and "carol" in listed.stdout.split()
+    elsewhere = cli(server, "trustee", "list", TRUSTEE_ADDR=server.address + "/other")
+    assert elsewhere.returncode == 1
+    assert elsewhere.stderr.strip() == "error: unsupported path" and elsewhere.stdout == ""
+
+
+def test_cli_bad_typed_data_says_what_is_missing(server: Server, carol: str) -> None:
+    signed = cli(server, "sign", "carol", "--scheme", "eip712", "--data-file", "-", input="{}")
+    assert signed.returncode == 1
+    assert "has no types, primaryType, domain, message" in signed.stderr
+    assert "KeyError" not in signed.stderr and len(signed.stderr.strip().splitlines()) == 1
+
+
+def test_cli_operator_wait(server: Server) -> None:
+    waited = cli(server, "operator", "wait", "--unsealed", "--timeout", "5")
+    assert waited.returncode == 0 and waited.stdout == waited.stderr == ""
 
 
 def test_cli_status_then_seal(server: Server) -> None:

@@ -261,6 +261,7 @@ def test_ledger_commands_end_to_end(server: LiveServer, tmp_path: Path) -> None:
             clean,
             "-o",
             str(bundle_path),
+            "--force",
             "--older-size",
             str(first_size),
         ).exit_code
@@ -349,7 +350,7 @@ def test_cli_errors_are_clear(server: LiveServer, tmp_path: Path) -> None:
     garbage.write_text("not json")
     log_key = run(server, "ledger", "public-key").stdout.strip()
     audit = run(server, "ledger", "audit", str(garbage), "--log-key", log_key)
-    assert audit.exit_code == 2 and "not JSON" in audit.stderr
+    assert audit.exit_code == 1 and "not JSON" in audit.stderr
     wrong_key = run(server, "ledger", "audit", str(garbage), "--log-key", "x+00000000+AA==")
     assert wrong_key.exit_code == 2 and "--log-key" in wrong_key.stderr
     for result in (missing, no_token, denied, bad_json, bad_key, audit, wrong_key):

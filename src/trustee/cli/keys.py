@@ -2,13 +2,14 @@
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from trustee.cli.console import err, fail, out
+from trustee.cli.console import err, fail, out, usage_error, write_private_file
 from trustee.crypto.address import address_from_public_key
 from trustee.crypto.encoding import hex_decode
 from trustee.crypto.errors import CryptoError
@@ -20,17 +21,23 @@ from trustee.crypto.secp256k1 import (
     public_key_from_private,
 )
 
-app = typer.Typer(help="Local key helpers: new keys and addresses, no server needed.")
+HEX = re.compile(r"(0x|0X)?[0-9a-fA-F]+")
+
+app = typer.Typer(
+    help="Local key helpers: new keys and addresses, no server needed.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 
 def read_passphrase(env_var: str | None, *, confirm: bool) -> str:
     if env_var:
         value = os.environ.get(env_var)
         if value is None:
-            fail(f"environment variable {env_var} is not set")
+            usage_error(f"environment variable {env_var} is not set")
         return value
     if not sys.stdin.isatty():
-        fail("no terminal to ask for a passphrase; use --passphrase-env VAR")
+        usage_error("no terminal to ask for the passphrase: use --passphrase-env VAR")
     return typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
 
 
@@ -45,17 +52,19 @@ def new_key(
     show_private_key: Annotated[
         bool, typer.Option("--show-private-key", help="Print the private key in hex (careful).")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite --keystore if it exists.")
+    ] = False,
 ) -> None:
     """Generate a secp256k1 key from the OS CSPRNG and print its address."""
     private_key = generate_private_key()
     address = address_from_public_key(public_key_from_private(private_key))
     if keystore is not None:
-        if keystore.exists():
-            fail(f"{keystore} exists; not overwriting a key")
+        if keystore.exists() and not force:
+            fail(f"{keystore} exists; use --force to overwrite it")
         passphrase = read_passphrase(passphrase_env, confirm=True)
         document = encrypt_keystore(private_key, passphrase)
-        keystore.write_text(json.dumps(document))
-        keystore.chmod(0o600)
+        write_private_file(keystore, json.dumps(document).encode(), force=force)
         err.print(f"keystore written to {keystore}")
     out.print(address)
     if show_private_key:
@@ -75,6 +84,13 @@ def show_address(
 ) -> None:
     """Print the EIP-55 address of a key (private hex, public hex, or keystore file)."""
     text = sys.stdin.read(65536).strip() if key == "-" else key
+    if key != "-" and not Path(text).is_file() and not HEX.fullmatch(text):
+        # a name, not a mistyped key: say so (a key is never echoed)
+        if Path(text).exists():
+            fail(f"{text} is not a regular file")
+        if "/" in text or "." in text:
+            fail(f"no such file: {text}")
+        fail("KEY is neither a hex key nor an existing file")
     try:
         if Path(text).is_file():
             document = Path(text).read_text(encoding="utf-8")

@@ -12,7 +12,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from trustee.cli.console import EXIT_INVALID, EXIT_OK, err, fail, out
+from trustee.cli.console import (
+    EXIT_INVALID,
+    EXIT_OK,
+    err,
+    fail,
+    out,
+    refuse_existing,
+    usage_error,
+)
 from trustee.cli.remote import connected, status_line
 from trustee.client import Client, default_token
 from trustee.ledger.audit import AuditReport, audit_bundle
@@ -22,10 +30,12 @@ app = typer.Typer(
     name="ledger",
     help="Signed records: assets, device-signed events, the transparency log and its audit.",
     no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
 )
-asset_app = typer.Typer(help="Assets and their device keys.", no_args_is_help=True)
-event_app = typer.Typer(help="Device-signed events.", no_args_is_help=True)
+asset_app = typer.Typer(
+    help="Assets and their device keys.", no_args_is_help=True, rich_markup_mode=None
+)
+event_app = typer.Typer(help="Device-signed events.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(asset_app, name="asset")
 app.add_typer(event_app, name="event")
 
@@ -127,7 +137,7 @@ def audit_command(
     try:
         parse_verifier_key(log_key)
     except NoteError as exc:
-        fail(f"--log-key: {exc}")
+        usage_error(f"--log-key: {exc}")
     data = _load_bundle(bundle)
     older = _older_note(older_checkpoint) if older_checkpoint is not None else None
     total = len(data.get("events") or []) if isinstance(data.get("events"), list) else 0
@@ -162,7 +172,7 @@ def _server() -> Iterator[Client]:
     """A client for the configured server, refusing to start without a token (every ledger
     route needs one); its errors become ``server answered <status>: …`` and exit status 1."""
     if not default_token():
-        fail("set TRUSTEE_TOKEN (or VAULT_TOKEN)")
+        usage_error("set TRUSTEE_TOKEN (or VAULT_TOKEN)")
     describe = partial(status_line, no_detail="no detail")
     with connected(EXIT_INVALID, describe=describe, timeout=30) as client:
         yield client
@@ -178,9 +188,9 @@ def _json_option(text: str | None, what: str) -> dict[str, Any]:
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        fail(f"{what} must be a JSON object")
+        usage_error(f"{what} must be a JSON object")
     if not isinstance(value, dict):
-        fail(f"{what} must be a JSON object")
+        usage_error(f"{what} must be a JSON object")
     return value
 
 
@@ -188,12 +198,12 @@ def _device_key(alg: str | None, public_key: str | None, key_file: Path | None) 
     """``{alg, public_key}`` from the options, or None when no key was given."""
     if key_file is not None:
         if public_key:
-            fail("give --public-key or --public-key-file, not both")
+            usage_error("give --public-key or --public-key-file, not both")
         public_key = _read_text(key_file, "public key file")
     if not (alg or public_key):
         return None
     if not (alg and public_key):
-        fail("give both --alg and --public-key (or --public-key-file)")
+        usage_error("give both --alg and --public-key (or --public-key-file)")
     return {"alg": alg, "public_key": public_key.strip()}
 
 
@@ -208,7 +218,8 @@ def asset_create(
         Path | None, typer.Option(help="A file holding the public key (PEM or JWK).")
     ] = None,
     require_signature: Annotated[
-        bool, typer.Option(help="Refuse unsigned or badly signed events (400).")
+        bool,
+        typer.Option("--require-signature", help="Refuse unsigned or badly signed events (400)."),
     ] = False,
 ) -> None:
     """Create an asset, optionally with its device's public key."""
@@ -297,7 +308,7 @@ def event_list(
     for item in attr or []:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            fail(f"--attr takes NAME=VALUE, got {item!r}")
+            usage_error(f"--attr takes NAME=VALUE, got {item!r}")
         filters[name] = value
     with _server() as client:
         page = client.list_events(
@@ -344,7 +355,7 @@ def proof_command(
 ) -> None:
     """An inclusion proof (--index) or a consistency proof (--first) from the server."""
     if (index is None) == (first is None):
-        fail("give --index or --first")
+        usage_error("give --index or --first")
     with _server() as client:
         if index is not None:
             proof = client.inclusion_proof(index, size)
@@ -356,15 +367,26 @@ def proof_command(
 @app.command("bundle")
 def bundle_command(
     asset: str,
-    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the bundle to this file, not stdout."),
+    ] = None,
     older_size: Annotated[int | None, typer.Option(help="Add a consistency proof.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite --output if it exists.")
+    ] = False,
 ) -> None:
     """Fetch an asset's audit bundle (for `trustee ledger audit`)."""
+    if output is not None:
+        refuse_existing(output, force)
     with _server() as client:
         data = client.bundle(asset, older_size)
     text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8")
     if output is None:
         sys.stdout.write(text + "\n")
     else:
-        output.write_text(text + "\n", encoding="utf-8")
+        try:
+            output.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror}")
         err.print(f"wrote {output} ({len(data.get('events', []))} events)")

@@ -7,21 +7,35 @@ commands print the server's message, the ledger commands and ``verify --server``
 (``server answered 404: …``). Both read what the client's error carries; none looks at HTTP.
 """
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from trustee.cli.console import EXIT_USAGE, fail
-from trustee.client import Client, ConnectionFailed, default_token
+from trustee.cli.console import EXIT_ERROR, fail, usage_error
+from trustee.client import Client, ConnectionFailed, default_address, default_token
 from trustee.errors import PermissionDenied, TrusteeError
 from trustee.tokens import TrustList
 
 Describe = Callable[[TrusteeError], str]
 
 
+def unreachable_line(error: ConnectionFailed) -> str:
+    """``cannot reach <address>: <why>``, and where to look."""
+    hint = (
+        "is a server listening there? (TRUSTEE_ADDR names it)"
+        if error.reason in ("ConnectError", "ConnectTimeout")
+        else "check TRUSTEE_ADDR"
+    )
+    return f"cannot reach {error.address}: {error.reason}; {hint}"
+
+
 def message_line(error: TrusteeError) -> str:
     """The error's own message, with a hint when a refusal may come from a missing token."""
+    if isinstance(error, ConnectionFailed):
+        return unreachable_line(error)
     missing_token = isinstance(error, PermissionDenied) and not default_token()
     return error.message + (" (set TRUSTEE_TOKEN)" if missing_token else "")
 
@@ -33,7 +47,7 @@ def status_line(error: TrusteeError, *, no_detail: str | None = None) -> str:
     phrase when that is None.
     """
     if isinstance(error, ConnectionFailed):
-        return f"cannot reach {error.address}: {error.reason}"
+        return unreachable_line(error)
     detail = "; ".join(getattr(error, "errors", None) or []) or no_detail
     if not detail:
         try:
@@ -43,12 +57,34 @@ def status_line(error: TrusteeError, *, no_detail: str | None = None) -> str:
     return f"server answered {error.status}: {detail}"
 
 
+def address_variable() -> str:
+    """Which variable names the server: the one the client reads."""
+    return "TRUSTEE_ADDR" if os.environ.get("TRUSTEE_ADDR") else "VAULT_ADDR"
+
+
+def check_address(address: str) -> None:
+    """Refuse, with the fix, the addresses that would fail obscurely: no scheme (httpx's
+    ``UnsupportedProtocol``) or a ``/v1`` the client adds itself (every path a 404)."""
+    variable = address_variable()
+    parsed = urlsplit(address)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        guess = "http://" + address.split("://", 1)[-1].lstrip("/")
+        usage_error(
+            f"{variable}={address} is not an http:// or https:// URL; did you mean {guess}?"
+        )
+    path = parsed.path.rstrip("/")
+    if path == "/v1" or path.endswith("/v1"):
+        fixed = urlunsplit(parsed._replace(path=path[: -len("/v1")]))
+        usage_error(f"{variable}={address} ends in /v1, which trustee adds itself; use {fixed}")
+
+
 @contextmanager
 def connected(
-    error_code: int = EXIT_USAGE, *, describe: Describe = message_line, timeout: float = 10.0
+    error_code: int = EXIT_ERROR, *, describe: Describe = message_line, timeout: float = 10.0
 ) -> Iterator[Client]:
     """A client for the configured server; any error it raises inside the block becomes one
     line (``describe``) and exit status ``error_code``."""
+    check_address(default_address())
     try:
         with Client(timeout=timeout) as client:
             yield client

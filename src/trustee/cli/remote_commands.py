@@ -3,7 +3,7 @@
 Like the vault CLI they read ``TRUSTEE_ADDR`` / ``TRUSTEE_TOKEN`` (``VAULT_*`` as fall-backs).
 Secrets never come in as plain arguments that land in shell history and ``ps``: keystore
 passphrases and private keys are read from a named environment variable or a hidden prompt.
-Server errors become one line on stderr and exit status 2 (``remote.connected``); the token
+Server errors become one line on stderr and exit status 1 (``remote.connected``); the token
 is never printed.
 """
 
@@ -17,11 +17,19 @@ import orjson
 import typer
 from rich.table import Table
 
-from trustee.cli.console import EXIT_INVALID, EXIT_OK, err, fail, out
+from trustee.cli.console import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_SEALED,
+    err,
+    fail,
+    out,
+    usage_error,
+    write_private_file,
+)
 from trustee.cli.remote import connected
 
 MAX_INPUT_BYTES = 1024 * 1024
-EXIT_SEALED = 2  # vault's `operator status`: 0 unsealed, 1 error, 2 sealed
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the answer's data as JSON.")]
 
@@ -49,16 +57,18 @@ def print_fields(data: dict[str, Any], fields: list[str] | None = None) -> None:
 def secret_from_env(variable: str, what: str) -> str:
     value = os.environ.get(variable)
     if not value:
-        fail(f"environment variable {variable} (the {what}) is not set or empty")
+        usage_error(f"environment variable {variable} (the {what}) is not set or empty")
     return value
 
 
-def secret_from_prompt(what: str, *, confirm: bool = False) -> str:
+def secret_from_prompt(what: str, *, confirm: bool = False, instead: str) -> str:
+    """A secret typed without echo; without a terminal, a usage error naming ``instead`` (the
+    command's own non-interactive way)."""
     if not sys.stdin.isatty():
-        fail(f"no {what}: name an environment variable with the option, or run in a terminal")
+        usage_error(f"no terminal to ask for the {what}: {instead}")
     value = typer.prompt(what.capitalize(), hide_input=True, confirmation_prompt=confirm)
     if not value:
-        fail(f"empty {what}")
+        usage_error(f"empty {what}")
     return value
 
 
@@ -87,7 +97,9 @@ def read_json(source: str, what: str) -> Any:
 # -- trustee operator ------------------------------------------------------------------------
 
 operator_app = typer.Typer(
-    help="Initialise, unseal and seal a server (like `vault operator`).", no_args_is_help=True
+    help="Initialise, unseal and seal a server (like `vault operator`).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -103,7 +115,7 @@ def operator_init(
 ) -> None:
     """Initialise a new server: prints the unseal shares and the root token, once."""
     if key_threshold > key_shares:
-        fail("--key-threshold cannot exceed --key-shares")
+        usage_error("--key-threshold cannot exceed --key-shares")
     with connected() as client:
         answer = client.init(key_shares, key_threshold)
     keys, root_token = answer.get("keys") or [], answer.get("root_token") or ""
@@ -138,11 +150,13 @@ def operator_unseal(
     elif key == "-":
         share = read_input("-", "unseal key").decode("utf-8", "replace").strip()
     elif key is None:
-        share = secret_from_prompt("unseal key")
+        share = secret_from_prompt(
+            "unseal key", instead="pipe it in with `trustee operator unseal -`"
+        )
     else:
         share = key.strip()
     if not reset and not share:
-        fail("empty unseal key")
+        usage_error("empty unseal key")
     with connected() as client:
         status = client.unseal(share, reset=reset)
     _print_status(_seal_fields(status), as_json)
@@ -154,6 +168,39 @@ def operator_seal() -> None:
     with connected() as client:
         client.seal()
     err.print("sealed")
+
+
+@operator_app.command("wait")
+def operator_wait(
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0, help="Give up after this many seconds.")
+    ] = 30.0,
+    unsealed: Annotated[
+        bool, typer.Option("--unsealed", help="Wait until it is also unsealed.")
+    ] = False,
+) -> None:
+    """Wait until the server at TRUSTEE_ADDR answers (after `trustee server ... &`).
+
+    Exit status 0 once it answers (and, with --unsealed, is unsealed); 1 after --timeout.
+    """
+    import time
+
+    from trustee.client import ConnectionFailed
+
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    with connected() as client:
+        while True:
+            try:
+                status = client.seal_status()
+                if not unsealed or status.get("sealed") is False:
+                    return
+                last = "sealed"
+            except ConnectionFailed as error:
+                last = error.reason
+            if time.monotonic() >= deadline:
+                fail(f"{client.address} did not answer within {timeout:g} s ({last})")
+            time.sleep(0.1)
 
 
 @operator_app.command("status")
@@ -190,7 +237,9 @@ def _print_status(status: dict[str, Any], as_json: bool) -> None:
 # -- trustee trustee -------------------------------------------------------------------------
 
 trustee_app = typer.Typer(
-    help="Named secp256k1 identities held by the server.", no_args_is_help=True
+    help="Named secp256k1 identities held by the server.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 TRUSTEE_FIELDS = ["name", "address", "public_key", "created_time", "metadata"]
@@ -266,7 +315,7 @@ def trustee_import(
 ) -> None:
     """Import an existing key, from a keystore file or a hex key in an environment variable."""
     if (keystore is None) == (private_key_env is None):
-        fail("give exactly one of --keystore FILE or --private-key-env VAR")
+        usage_error("give exactly one of --keystore FILE or --private-key-env VAR")
     with connected() as client:
         if keystore is not None:
             document = read_json(str(keystore), "keystore")
@@ -275,12 +324,12 @@ def trustee_import(
             passphrase = (
                 secret_from_env(passphrase_env, "keystore passphrase")
                 if passphrase_env
-                else secret_from_prompt("keystore passphrase")
+                else secret_from_prompt("keystore passphrase", instead="use --passphrase-env VAR")
             )
             data = client.import_keystore(name, document, passphrase)
         else:
             if passphrase_env:
-                fail("--passphrase-env goes with --keystore")
+                usage_error("--passphrase-env goes with --keystore")
             key = secret_from_env(private_key_env or "", "private key").strip()
             data = client.import_private_key(name, key)
     if as_json:
@@ -293,30 +342,37 @@ def trustee_import(
 def trustee_export(
     name: NameArgument,
     out_file: Annotated[
-        Path, typer.Option("--out", help="Where to write the V3 keystore (mode 0600).")
-    ],
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write the V3 keystore to this file (mode 0600), not stdout."
+        ),
+    ] = None,
     passphrase_env: Annotated[
         str | None,
         typer.Option("--passphrase-env", help="Environment variable holding the passphrase."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
 ) -> None:
-    """Export a trustee's key as a passphrase-encrypted V3 keystore (needs sudo)."""
-    if out_file.exists() and not force:
+    """Export a trustee's key as a passphrase-encrypted V3 keystore (needs sudo).
+
+    The keystore goes to standard output, or to --out FILE, which must not exist unless --force.
+    """
+    if out_file is not None and out_file.exists() and not force:
         fail(f"{out_file} exists; use --force to overwrite it")
     passphrase = (
         secret_from_env(passphrase_env, "keystore passphrase")
         if passphrase_env
-        else secret_from_prompt("keystore passphrase", confirm=True)
+        else secret_from_prompt(
+            "keystore passphrase", confirm=True, instead="use --passphrase-env VAR"
+        )
     )
     with connected() as client:
         keystore = client.export_keystore(name, passphrase)
-    try:
-        descriptor = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(orjson.dumps(keystore, option=orjson.OPT_INDENT_2) + b"\n")
-    except OSError as exc:
-        fail(f"cannot write {out_file}: {exc.strerror}")
+    text = orjson.dumps(keystore, option=orjson.OPT_INDENT_2) + b"\n"
+    if out_file is None:
+        sys.stdout.write(text.decode())
+        return
+    write_private_file(out_file, text, force=force)
     err.print(f"wrote the keystore of {name!r} ({keystore.get('address', '?')}) to {out_file}")
 
 
@@ -334,7 +390,7 @@ def parse_claims(pairs: list[str], claims_json: str | None) -> dict[str, Any] | 
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            fail(f"--claim takes KEY=VALUE, got {pair!r}")
+            usage_error(f"--claim takes KEY=VALUE, got {pair!r}")
         claims[key] = value
     return claims or None
 
@@ -408,11 +464,11 @@ def sign_command(
 ) -> None:
     """Have a trustee sign data; prints signature, hash and address as JSON."""
     if encoding not in ("utf8", "hex", "base64"):
-        fail("--encoding is utf8, hex or base64")
+        usage_error("--encoding is utf8, hex or base64")
     if scheme not in ("eip191", "keccak256", "eip712"):
-        fail("--scheme is eip191, keccak256 or eip712")
+        usage_error("--scheme is eip191, keccak256 or eip712")
     if (data is None) == (data_file is None):
-        fail("give DATA or --data-file, not both")
+        usage_error("give DATA or --data-file (one of them)")
     payload: str | dict[str, Any]
     if scheme == "eip712":
         if data_file is not None:
@@ -421,7 +477,7 @@ def sign_command(
             try:
                 payload = orjson.loads(data or "")
             except orjson.JSONDecodeError:
-                fail("for eip712, DATA must be the typed-data JSON object")
+                usage_error("for eip712, DATA must be the typed-data JSON object")
         if not isinstance(payload, dict):
             fail("eip712 typed data must be a JSON object")
     elif data_file is not None:

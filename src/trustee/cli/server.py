@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from trustee.cli.console import err, fail
+from trustee.cli.console import err, fail, usage_error
 from trustee.crypto.encoding import hex_decode
 from trustee.crypto.errors import CryptoError
 from trustee.defaults import DEFAULT_STORAGE_URL
@@ -44,7 +44,7 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
 def parse_listen(listen: str) -> tuple[str, int]:
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        fail(f"--listen takes HOST:PORT, got {listen!r}")
+        usage_error(f"--listen takes HOST:PORT, got {listen!r}")
     return host.strip("[]"), int(port)
 
 
@@ -66,6 +66,53 @@ def load_config(path: Path) -> dict[str, Any]:
     if unknown:
         fail(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
     return config
+
+
+STORAGE_FORMS = (
+    "sqlite:///relative/path.db, sqlite:////absolute/path.db or "
+    "postgresql://user@host:port/database"
+)
+
+
+def open_core(storage_url: str) -> Core:
+    """The Core over ``storage_url``, or one line that says what is wrong with it: a URL that
+    is none, a scheme other than SQLite's or PostgreSQL's (with the accepted forms), or a
+    database that does not answer (its host and port, never a password)."""
+    import sqlalchemy as sa
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from trustee.core import Core
+    from trustee.errors import StorageUnavailable
+
+    try:
+        parsed = sa.make_url(storage_url)
+    except ArgumentError:
+        usage_error(f"storage {storage_url!r} is not a URL: use {STORAGE_FORMS}")
+    shown = parsed.render_as_string(hide_password=True)
+    scheme = parsed.get_backend_name()
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        usage_error(f"storage {shown}: unsupported scheme {scheme!r}; use {STORAGE_FORMS}")
+    if scheme == "sqlite" and parsed.host:
+        path = parsed.host + ("/" + parsed.database if parsed.database else "")
+        usage_error(
+            f"storage {shown}: a SQLite URL has three slashes before a relative path; "
+            f"did you mean sqlite:///{path}?"
+        )
+    try:
+        return Core.open(storage_url)
+    except StorageUnavailable as exc:
+        where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+        fail(f"cannot reach the database at {where} ({shown}): {_first_line(exc.__cause__ or exc)}")
+    except OSError as exc:
+        fail(f"cannot open storage {shown}: {exc.strerror or exc}")
+    except (ValueError, SQLAlchemyError) as exc:
+        fail(f"cannot open storage {shown}: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    inner = getattr(exc, "orig", None) or exc
+    lines = str(inner).strip().splitlines()
+    return lines[0] if lines else type(inner).__name__
 
 
 def auto_unseal(core: Core, key_file: str | None, *, keep_env: bool = False) -> None:
@@ -158,11 +205,10 @@ def worker_app() -> FastAPI:
     Seal state lives in each process's memory, so every worker opens its own Core over the
     shared storage and unseals itself with the key its parent already checked.
     """
-    from trustee.core import Core
     from trustee.server import create_app
 
     settings = json.loads(os.environ[WORKER_SETTINGS_ENV])
-    core = Core.open(settings["storage"])
+    core = open_core(settings["storage"])
     auto_unseal(core, settings["unseal_key_file"])
     atexit.register(core.close)  # wipe the barrier key when the worker exits
     return create_app(core, audit_device(settings["audit"], settings["storage"]))
@@ -173,15 +219,17 @@ def audit_device(
 ) -> AuditDevice | None:
     """The ``--audit-file`` device (with its ``--audit-key-file`` and
     ``--audit-clear-values``), or None; fails cleanly."""
-    from trustee.server.asgi.audit_device import open_audit_device
+    from trustee.server.asgi.audit_device import AuditUnavailable, open_audit_device
 
     if audit is None:
         return None
+    path, key, clear_values = audit
     try:
-        path, key, clear_values = audit
         return open_audit_device(path, key, storage_url, clear_values=clear_values)
     except ValueError as exc:
         fail(str(exc))
+    except AuditUnavailable as exc:
+        fail(f"cannot open the audit log {path}: {exc}")
 
 
 def shared_dev_storage(root_token: str | None) -> tuple[str, str, str]:
@@ -266,16 +314,16 @@ def server_command(
         err.print(f"export TRUSTEE_ADDR=http://{host}:{port}")
     else:
         if dev_root_token:
-            fail("--dev-root-token goes with --dev")
+            usage_error("--dev-root-token goes with --dev")
         storage = storage or settings.get("storage", DEFAULT_STORAGE_URL)
         key_file = str(unseal_key_file or settings.get("unseal_key_file") or "") or None
-        core = Core.open(storage)
+        core = open_core(storage)
         auto_unseal(core, key_file, keep_env=workers > 1)
         state = core.barrier.status()
         if workers > 1:
             core.close()  # each worker opens its own
             if state.sealed:
-                fail(
+                usage_error(
                     "with --workers above 1 every worker must unseal itself, and sys/unseal "
                     "reaches only one: give --unseal-key-file or TRUSTEE_UNSEAL_KEY (of an "
                     "initialized storage; initialise it with one worker first)"

@@ -9,7 +9,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from trustee.cli.console import EXIT_INVALID, EXIT_OK, fail, out
+from trustee.cli.console import EXIT_INVALID, EXIT_OK, fail, out, usage_error
 from trustee.crypto.errors import CryptoError
 from trustee.tokens import DEFAULT_LEEWAY_SECONDS, TrustList, VerificationResult, verify_token
 
@@ -38,7 +38,7 @@ def load_trust(addresses: list[str], trust_list_file: Path | None) -> TrustList 
     try:
         return TrustList(collected)
     except CryptoError as exc:
-        fail(f"bad trusted address: {exc}")
+        usage_error(f"bad trusted address: {exc}")
 
 
 def parse_trust_list_text(text: str) -> list[str]:
@@ -84,12 +84,13 @@ def verify_command(
 ) -> None:
     """Verify a token offline: recover the signer, compare with iss, check time and audience.
 
-    Exit status 0 when valid, 1 when not, 2 on usage errors.
+    Exit status 0 when valid, 1 when not (or when the server cannot answer), 2 on usage
+    errors.
     """
     raw = read_token(token)
     trusted = load_trust(trust or [], trust_list)
     if leeway < 0:
-        fail("--leeway must not be negative")
+        usage_error("--leeway must not be negative")
     if server:
         from trustee.cli.remote import remote_verify
 
