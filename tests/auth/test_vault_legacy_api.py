@@ -47,6 +47,13 @@ def test_sys_policy_crud_over_the_same_store(client):
     assert client.get("/v1/sys/policy/other").status_code == 404
 
 
+def test_sys_policy_takes_the_name_node_vault_sends(client):
+    body = {"name": "NV", "rules": RULES}
+    assert client.put("/v1/sys/policy/nv", json=body).status_code == 204
+    other = client.put("/v1/sys/policy/nv", json={"name": "other", "rules": RULES})
+    assert other.status_code == 400 and "name" in other.json()["errors"][0]
+
+
 def test_sys_policy_refuses_what_the_acl_route_refuses(client):
     assert client.put("/v1/sys/policy/root", json={"rules": RULES}).status_code == 400
     assert client.delete("/v1/sys/policy/default").status_code == 400

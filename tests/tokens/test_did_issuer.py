@@ -45,3 +45,17 @@ def test_claim_route_takes_issuer_format(dev_core):
         assert verdict["valid"] and verdict["address"] == ADDRESS and verdict["trusted"]
         bad = client.post("/v1/trustee/trustees/did-alice/claim", json={"issuer_format": "did:web"})
         assert bad.status_code == 400
+
+
+def test_trustee_verify_cli_accepts_both_issuer_forms():
+    from typer.testing import CliRunner
+
+    from trustee.cli.main import app
+
+    runner = CliRunner()
+    for issuer_format in ("address", "did:ethr"):
+        jwt = issue_token(KEY, audience="agency", issuer_format=issuer_format).jwt
+        args = ["verify", jwt, "--trust", ADDRESS, "--audience", "agency", "--json"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert '"valid": true' in result.output.replace('"valid":true', '"valid": true')

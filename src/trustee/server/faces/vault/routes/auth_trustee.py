@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from trustee.auth.audiences import trustee_decrypt, trustee_decrypt_claims, trustee_encrypt
+from trustee.auth.policy_names import policy_name
 from trustee.custody.jwks import jwk_set
 from trustee.custody.trustees import decode_data
 from trustee.errors import InvalidRequest, NotFound
@@ -37,9 +38,11 @@ class PolicyBody(Body):
 
 
 class RulesBody(Body):
-    """Vault's older ``sys/policy/:name`` body: the same policy text, named ``rules``."""
+    """Vault's older ``sys/policy/:name`` body: the same policy text, named ``rules``. Clients
+    (node-vault) send the path's ``name`` too; it must then be the path's."""
 
     rules: str = Field(max_length=64 * 1024)
+    name: str | None = Field(None, max_length=1024)
 
 
 class TrustListBody(Body):
@@ -141,6 +144,8 @@ def read_policy_legacy(request: Request, policy: str, _=requires("read")) -> ORJ
 def write_policy_legacy(
     request: Request, policy: str, body: RulesBody, _=requires("update", "sudo")
 ):
+    if body.name is not None and policy_name(body.name) != policy_name(policy):
+        raise InvalidRequest(f"name {body.name!r} is not the path's policy {policy!r}")
     core_of(request).policies.put(policy, body.rules)
     return no_content()
 
