@@ -42,7 +42,8 @@ from trustee.durations import parse_duration
 from trustee.errors import AlreadyExists, InvalidRequest, NotFound, TooLarge, TrusteeError
 from trustee.storage import Database
 from trustee.storage.schema import trustees as trustees_table
-from trustee.tokens import ISSUER_FORMATS, IssuedToken, IssuerFormat, TokenError, issue_token
+from trustee.tokens import IssuedToken, TokenError, issue_token
+from trustee.tokens.issue import ISSUER_FORMATS, IssuerFormat
 
 Scheme = Literal["eip191", "keccak256", "eip712"]
 Encoding = Literal["utf8", "hex", "base64"]

@@ -10,7 +10,7 @@ Recipients outside the server need only this package::
         ...  # result.address signed result.claims
 """
 
-from trustee.tokens.issue import ISSUER_FORMATS, IssuedToken, IssuerFormat, TokenError, issue_token
+from trustee.tokens.issue import IssuedToken, TokenError, issue_token
 from trustee.tokens.keycache import KeyCache
 from trustee.tokens.reasons import Reason
 from trustee.tokens.trust import TrustList
@@ -23,10 +23,8 @@ from trustee.tokens.verify import (
 
 __all__ = [
     "DEFAULT_LEEWAY_SECONDS",
-    "ISSUER_FORMATS",
     "LEGACY_ALGORITHM",
     "IssuedToken",
-    "IssuerFormat",
     "KeyCache",
     "Reason",
     "TokenError",

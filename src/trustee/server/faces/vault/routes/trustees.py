@@ -16,7 +16,8 @@ from trustee.server.faces.vault.common import Body, write
 from trustee.server.faces.vault.envelope import ORJSONResponse, no_content, ok
 from trustee.server.faces.vault.fast import FastOperation
 from trustee.server.faces.vault.guard import client_token, core_of, requires
-from trustee.tokens import IssuerFormat, TrustList, verify_token
+from trustee.tokens import TrustList, verify_token
+from trustee.tokens.issue import IssuerFormat
 
 router = APIRouter(tags=["trustee"])
 
