@@ -384,11 +384,12 @@ class Client:
         not_before: int | None = None,
         legacy_eth_claim: bool = False,
         encrypt_for: str | None = None,
+        issuer_format: str | None = None,
     ) -> dict[str, Any]:
         """A JWT signed by ``name``: ``{"jwt": ..., "claims": <the full payload>}``.
 
         With ``encrypt_for`` (a registered audience) each claim value is encrypted to that
-        audience's key.
+        audience's key; ``issuer_format="did:ethr"`` names the issuer ``did:ethr:0x…``.
         """
         body: dict[str, Any] = {"legacy_eth_claim": legacy_eth_claim}
         for key, value in (
@@ -398,6 +399,7 @@ class Client:
             ("ttl", ttl),
             ("not_before", not_before),
             ("encrypt_for", encrypt_for),
+            ("issuer_format", issuer_format),
         ):
             if value is not None:
                 body[key] = value

@@ -43,6 +43,7 @@ from trustee.errors import AlreadyExists, InvalidRequest, NotFound, TooLarge, Tr
 from trustee.storage import Database
 from trustee.storage.schema import trustees as trustees_table
 from trustee.tokens import IssuedToken, TokenError, issue_token
+from trustee.tokens.issue import ISSUER_FORMATS, IssuerFormat
 
 Scheme = Literal["eip191", "keccak256", "eip712"]
 Encoding = Literal["utf8", "hex", "base64"]
@@ -276,11 +277,15 @@ class TrusteeService:
         not_before: int | None = None,
         now: int | None = None,
         legacy_eth_claim: bool = False,
+        issuer_format: IssuerFormat = "address",
     ) -> IssuedToken:
-        """A JWT signed by the trustee (API.md §4); ``ttl`` takes seconds or ``"1h"``."""
+        """A JWT signed by the trustee (API.md §4); ``ttl`` takes seconds or ``"1h"``;
+        ``issuer_format`` ``"did:ethr"`` names the trustee as ``did:ethr:0x…`` in ``iss``."""
         seconds = parse_duration(ttl, what="ttl")
         if claims is not None and not isinstance(claims, dict):
             raise InvalidRequest("claims must be an object")
+        if issuer_format not in ISSUER_FORMATS:
+            raise InvalidRequest(f"issuer_format must be one of {', '.join(ISSUER_FORMATS)}")
         private_key, address = self._private_key(name)
         try:
             return issue_token(
@@ -293,6 +298,7 @@ class TrusteeService:
                 now=now,
                 legacy_eth_claim=bool(legacy_eth_claim),
                 address=address,
+                issuer_format=issuer_format,
             )
         except TokenError as exc:
             raise InvalidRequest(str(exc)) from None

@@ -4,7 +4,7 @@ import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 
@@ -18,6 +18,12 @@ from trustee.tokens.compact import MAX_TOKEN_BYTES
 #: Claims the issuer sets; a caller naming them is refused rather than silently overridden.
 RESERVED_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "jti", "eth", "sub", "aud"})
 MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
+
+IssuerFormat = Literal["address", "did:ethr"]
+"""How ``iss`` (and the default ``sub``) name the trustee: its EIP-55 address, or the
+``did:ethr:0x<EIP-55 address>`` DID that did-jwt's ``verifyJWT`` resolves. ``kid`` is the
+address either way, as in the JWK set."""
+ISSUER_FORMATS: tuple[str, ...] = get_args(IssuerFormat)
 
 
 class TokenError(ValueError):
@@ -44,12 +50,15 @@ def issue_token(
     now: int | None = None,
     legacy_eth_claim: bool = False,
     address: str | None = None,
+    issuer_format: IssuerFormat = "address",
 ) -> IssuedToken:
     """Sign a JWT as the trustee holding ``private_key``.
 
     ``address`` may be passed when the caller already knows it, saving a keccak. With
     ``legacy_eth_claim`` the payload also carries the original Vault trustee plugin's ``eth``
     claim (r‖s‖v over the EIP-191 hash of ``jti``), so that plugin's verifiers accept it.
+    ``issuer_format="did:ethr"`` writes ``iss`` (and the default ``sub``) as
+    ``did:ethr:0x<address>``; :func:`~trustee.tokens.verify_token` accepts both forms.
     """
     extra = dict(claims or {})
     clashes = sorted(RESERVED_CLAIMS.intersection(extra))
@@ -67,7 +76,10 @@ def issue_token(
     if subject is not None and (not isinstance(subject, str) or not subject):
         raise TokenError("subject must be a non-empty string")
 
-    issuer = address or address_from_public_key(public_key_from_private(private_key))
+    if issuer_format not in ISSUER_FORMATS:
+        raise TokenError(f"issuer_format must be one of {', '.join(ISSUER_FORMATS)}")
+    signer = address or address_from_public_key(public_key_from_private(private_key))
+    issuer = signer if issuer_format == "address" else f"did:ethr:{signer}"
     jti = uuid4_text()
     payload: dict[str, Any] = {"iss": issuer, "sub": subject or issuer}
     if audience_claim is not None:
@@ -82,7 +94,7 @@ def issue_token(
         payload_json = orjson.dumps(payload)
     except TypeError as exc:
         raise TokenError("claims must be JSON values") from exc
-    signing_input = _encoded_header(issuer) + "." + b64url_encode(payload_json)
+    signing_input = _encoded_header(signer) + "." + b64url_encode(payload_json)
     signature = es256k_sign(signing_input.encode("ascii"), private_key)
     token = signing_input + "." + b64url_encode(signature)
     if len(token) > MAX_TOKEN_BYTES:
@@ -107,6 +119,7 @@ def _audience_claim(audience: str | list[str] | None) -> str | list[str] | None:
 
 
 @functools.lru_cache(maxsize=4096)
-def _encoded_header(issuer: str) -> str:
-    """A trustee's header never changes: encode it once."""
-    return b64url_encode(orjson.dumps({"alg": "ES256K", "typ": "JWT", "kid": issuer}))
+def _encoded_header(address: str) -> str:
+    """A trustee's header never changes: encode it once. ``kid`` is the address, the JWK set's
+    ``kid``, whichever form ``iss`` takes."""
+    return b64url_encode(orjson.dumps({"alg": "ES256K", "typ": "JWT", "kid": address}))

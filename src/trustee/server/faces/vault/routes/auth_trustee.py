@@ -3,22 +3,27 @@ roles and JWT login, audiences and encryption, and the JWK set of every live tru
 
 Upserts (policies, trust lists, roles, audiences) need ``update``; ACL policy writes also need
 ``sudo``, as in Vault. Login and the JWK set need no token.
+
+Policies are served twice over one store, as Vault serves them: ``sys/policies/acl[/:name]``
+(field ``policy``) and Vault's older ``sys/policy[/:name]`` (field ``rules``), which clients
+such as node-vault still call. Each path is its own ACL resource, as in Vault.
 """
 
 import base64
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from trustee.auth.audiences import trustee_decrypt, trustee_decrypt_claims, trustee_encrypt
+from trustee.auth.policy_names import policy_name
 from trustee.custody.jwks import jwk_set
 from trustee.custody.trustees import decode_data
 from trustee.errors import InvalidRequest, NotFound
 from trustee.server.faces.vault.common import Body, is_list, write
 from trustee.server.faces.vault.envelope import ORJSONResponse, envelope, no_content, ok
-from trustee.server.faces.vault.guard import core_of, requires, unsealed
+from trustee.server.faces.vault.guard import authorize, core_of, requires, unsealed
 from trustee.server.faces.vault.routes.token import auth_block
 
 router = APIRouter(tags=["auth/trustee"])
@@ -30,6 +35,14 @@ JWKS_CACHE_CONTROL = "public, max-age=60"
 
 class PolicyBody(Body):
     policy: str = Field(max_length=64 * 1024)
+
+
+class RulesBody(Body):
+    """Vault's older ``sys/policy/:name`` body: the same policy text, named ``rules``. Clients
+    (node-vault) send the path's ``name`` too; it must then be the path's."""
+
+    rules: str = Field(max_length=64 * 1024)
+    name: str | None = Field(None, max_length=1024)
 
 
 class TrustListBody(Body):
@@ -94,6 +107,51 @@ def write_policy(request: Request, policy: str, body: PolicyBody, _=requires("up
 
 @router.delete("/sys/policies/acl/{policy}", status_code=204)
 def delete_policy(request: Request, policy: str, _=requires("delete", "sudo")):
+    core_of(request).policies.delete(policy)
+    return no_content()
+
+
+# -- sys/policy: Vault's older policy API over the same store ----------------------------
+#
+# Vault answers these with the data at the top level as well as in ``data`` (its older sys/
+# shape), and lists under both ``keys`` and ``policies``; clients read either.
+
+
+def _legacy(data: dict[str, Any]) -> ORJSONResponse:
+    return ORJSONResponse(data | envelope(data))
+
+
+def _list_or_read(request: Request) -> None:
+    """``GET sys/policy`` reads (as in Vault); ``LIST`` / ``?list=true`` lists."""
+    authorize(request, "list" if is_list(request) else "read")
+
+
+@router.get("/sys/policy")
+def list_policies_legacy(request: Request, _=Depends(_list_or_read)) -> ORJSONResponse:
+    names = core_of(request).policies.list_names()
+    return _legacy({"keys": names, "policies": names})
+
+
+@router.get("/sys/policy/{policy}")
+def read_policy_legacy(request: Request, policy: str, _=requires("read")) -> ORJSONResponse:
+    if is_list(request):
+        raise NotFound(f"no policy folder {policy!r}")
+    stored = core_of(request).policies.get(policy)
+    return _legacy({"name": stored.name, "rules": stored.text})
+
+
+@write(router, "/sys/policy/{policy}", status_code=204)
+def write_policy_legacy(
+    request: Request, policy: str, body: RulesBody, _=requires("update", "sudo")
+):
+    if body.name is not None and policy_name(body.name) != policy_name(policy):
+        raise InvalidRequest(f"name {body.name!r} is not the path's policy {policy!r}")
+    core_of(request).policies.put(policy, body.rules)
+    return no_content()
+
+
+@router.delete("/sys/policy/{policy}", status_code=204)
+def delete_policy_legacy(request: Request, policy: str, _=requires("delete", "sudo")):
     core_of(request).policies.delete(policy)
     return no_content()
 

@@ -1,10 +1,12 @@
 """``auth/token/``: server tokens (Vault's token store), stored only as hashes."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import Field
 
+from trustee.auth.policy_names import ROOT
 from trustee.auth.token_rules import child_token_policies
 from trustee.auth.token_store import IssuedServerToken, TokenEntry
 from trustee.errors import InvalidRequest
@@ -47,21 +49,49 @@ def auth_block(issued: IssuedServerToken, *, orphan: bool) -> dict[str, Any]:
     }
 
 
-def lookup_data(entry: TokenEntry) -> dict[str, Any]:
+def lookup_data(entry: TokenEntry, token: str) -> dict[str, Any]:
+    """Vault's ``lookup-self`` fields. ``id`` is the caller's own token, as Vault answers it:
+    the caller sent it, and the audit device hashes it like every other string."""
     return {
+        "id": token,
         "accessor": entry.accessor,
         "policies": entry.policies,
         "meta": entry.metadata,
         "display_name": entry.display_name,
         "creation_time": int(entry.created_time),
-        "expire_time": entry.expire_time,
+        "issue_time": _rfc3339(entry.created_time),
+        "expire_time": None if entry.expire_time is None else _rfc3339(entry.expire_time),
         "ttl": entry.remaining(),
         "creation_ttl": entry.ttl,
         "explicit_max_ttl": entry.explicit_max_ttl,
         "renewable": entry.renewable,
         "orphan": entry.parent_accessor is None,
+        "path": _creation_path(entry),
+        "num_uses": 0,
+        "entity_id": "",
         "type": "service",
     }
+
+
+def _rfc3339(seconds: float) -> str:
+    """Vault's time format: RFC 3339 in UTC with the fraction it has (``…T12:00:00.5Z``)."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    text = moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def _creation_path(entry: TokenEntry) -> str:
+    """The path that made the token, as Vault reports it. The store keeps no path, so it is
+    read from what each path writes: ``sys/init`` (and ``--dev``) make the one root token
+    with display name ``root`` and no parent; a login puts ``role`` and ``issuer`` in the
+    metadata and names the token ``trustee-…``; everything else came from
+    ``auth/token/create``."""
+    if entry.display_name == "root" and ROOT in entry.policies and entry.parent_accessor is None:
+        return "auth/token/root"
+    login_keys = {"role", "issuer"} <= entry.metadata.keys()
+    if login_keys and entry.display_name.startswith("trustee-"):
+        return "auth/trustee/login"
+    return "auth/token/create"
 
 
 @write(router, "/auth/token/create")
@@ -92,8 +122,8 @@ def create_token(
 
 @router.get("/auth/token/lookup-self")
 @router.post("/auth/token/lookup-self", include_in_schema=False)
-def lookup_self(caller: TokenEntry = requires("read")) -> ORJSONResponse:
-    return ok(lookup_data(caller))
+def lookup_self(request: Request, caller: TokenEntry = requires("read")) -> ORJSONResponse:
+    return ok(lookup_data(caller, client_token(request) or ""))
 
 
 @write(router, "/auth/token/renew-self")

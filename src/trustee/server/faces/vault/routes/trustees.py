@@ -17,6 +17,7 @@ from trustee.server.faces.vault.envelope import ORJSONResponse, no_content, ok
 from trustee.server.faces.vault.fast import FastOperation
 from trustee.server.faces.vault.guard import client_token, core_of, requires
 from trustee.tokens import TrustList, verify_token
+from trustee.tokens.issue import IssuerFormat
 
 router = APIRouter(tags=["trustee"])
 
@@ -43,6 +44,11 @@ class Claim(Body):
     ttl: str | int = "1h"
     not_before: int | None = None
     legacy_eth_claim: bool = False
+    issuer_format: IssuerFormat = Field(
+        "address",
+        description="'did:ethr' writes iss (and the default sub) as did:ethr:0x<address>, "
+        "which did-jwt's verifyJWT resolves; kid stays the address.",
+    )
     encrypt_for: str | None = Field(
         None, max_length=128, description="Encrypt each claim value to this audience's key."
     )
@@ -145,6 +151,7 @@ def _claim(core: Core, name: str, body: Claim) -> ORJSONResponse:
         ttl=body.ttl,
         not_before=body.not_before,
         legacy_eth_claim=body.legacy_eth_claim,
+        issuer_format=body.issuer_format,
     )
     return ok({"jwt": issued.jwt, "claims": issued.claims})
 
@@ -228,7 +235,8 @@ async def fast_verify(operation: FastOperation, request: Request) -> Response:
 
 
 async def fast_claim(operation: FastOperation, request: Request) -> Response:
-    """A JWT signed by the trustee, its ``iss`` the trustee's address (API.md §4)."""
+    """A JWT signed by the trustee, its ``iss`` the trustee's address or its did:ethr DID
+    (API.md §4)."""
     data = await operation.data(request)
     core, name = core_of(request), request.path_params["name"]
 
