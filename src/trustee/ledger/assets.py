@@ -26,6 +26,7 @@ from trustee.ledger.log import TransparencyLog
 from trustee.ledger.models import Asset
 from trustee.ledger.paging import DEFAULT_PAGE_SIZE
 from trustee.ledger.records import check_attributes, dumps, rfc3339
+from trustee.ledger.signing_key import SIGNING_PUBKEY, signing_key_of
 from trustee.storage import Database
 from trustee.storage.schema_ledger import ledger_asset_keys as keys_t
 from trustee.storage.schema_ledger import ledger_assets as assets_t
@@ -61,11 +62,18 @@ class AssetStore:
         principal: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Asset:
-        """A new asset; with ``idempotency_key``, a retry of the same creation answers the
-        asset the first one made (:mod:`trustee.ledger.idempotency`)."""
+        """A new asset; its key is ``device_key`` or the PEM in the attribute
+        ``arc_evidence_signing_pubkey`` (:mod:`trustee.ledger.signing_key`). With
+        ``idempotency_key``, a retry of the same creation answers the asset the first one made
+        (:mod:`trustee.ledger.idempotency`)."""
         attributes = dict(attributes or {})
         check_attributes(attributes, "attributes")
         key = parse_key(device_key) if device_key is not None else None
+        named = signing_key_of(attributes, "attributes")
+        if named is not None:
+            if key is not None and key != named:
+                raise InvalidRequest(f"device_key and attributes.{SIGNING_PUBKEY} differ")
+            key = named
         if require_signature and key is None:
             raise InvalidRequest("require_signature needs a device_key")
         keyed = None
