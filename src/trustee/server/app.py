@@ -8,7 +8,7 @@ layers (:mod:`trustee.server.asgi`, :mod:`trustee.server.access`), never another
 
 from collections.abc import Sequence
 
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trustee.core import Core
 from trustee.server.asgi.audit import AuditDevice, AuditMiddleware
@@ -16,14 +16,31 @@ from trustee.server.asgi.body import BodyLimitMiddleware
 from trustee.server.asgi.faces import Face, Faces
 from trustee.server.asgi.gate import RequestGate
 from trustee.server.asgi.ratelimit import RateLimits
-from trustee.server.faces import vault
+from trustee.server.faces import archivist, vault
 
 __all__ = ["create_app", "front"]
 
 
 def create_app(core: Core, audit: AuditDevice | None = None) -> ASGIApp:
     """The server's application: every face behind the shared layers."""
-    return front(vault.create_api(core, audit), (vault.FACE,), audit)
+    routes = {archivist.face.PREFIX: archivist.create_api(core)}
+    app = by_prefix(routes, vault.create_api(core, audit))
+    return front(app, (vault.FACE, archivist.face.face(core)), audit)
+
+
+def by_prefix(apps: dict[str, ASGIApp], default: ASGIApp) -> ASGIApp:
+    """Each request to the application whose path prefix it has (paths unchanged), else to
+    ``default``."""
+
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        for prefix, app in apps.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                await app(scope, receive, send)
+                return
+        await default(scope, receive, send)
+
+    return dispatch
 
 
 def front(
