@@ -8,6 +8,7 @@ layers (:mod:`trustee.server.asgi`, :mod:`trustee.server.access`), never another
 
 from collections.abc import Sequence
 
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trustee.core import Core
@@ -24,23 +25,27 @@ __all__ = ["create_app", "front"]
 def create_app(core: Core, audit: AuditDevice | None = None) -> ASGIApp:
     """The server's application: every face behind the shared layers."""
     routes = {archivist.face.PREFIX: archivist.create_api(core)}
-    app = by_prefix(routes, vault.create_api(core, audit))
+    app = ByPrefix(routes, vault.create_api(core, audit))
     return front(app, (vault.FACE, archivist.face.face(core)), audit)
 
 
-def by_prefix(apps: dict[str, ASGIApp], default: ASGIApp) -> ASGIApp:
+class ByPrefix:
     """Each request to the application whose path prefix it has (paths unchanged), else to
-    ``default``."""
+    ``default``. The request gate serves hot routes with this as ``request.app``, so it shows
+    ``default``'s ``state`` (the Vault face's hot routes read the core there)."""
 
-    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, apps: dict[str, ASGIApp], default: FastAPI) -> None:
+        self.apps = apps
+        self.default = default
+        self.state = default.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        for prefix, app in apps.items():
+        for prefix, app in self.apps.items():
             if path == prefix or path.startswith(prefix + "/"):
                 await app(scope, receive, send)
                 return
-        await default(scope, receive, send)
-
-    return dispatch
+        await self.default(scope, receive, send)
 
 
 def front(
