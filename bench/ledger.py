@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.harness import Figure
-from bench.http import WORKERS, Target, measure, prepare_storage, serve
+from bench.http import WORKERS, Load, Target, measure, prepare_storage, serve
 from bench.processes import free_port
 from trustee.core import Core
 from trustee.ledger.service import EventRequest, LedgerService
@@ -160,11 +160,14 @@ def _grouped_rate(
     return clients * per_client / asyncio.run(all_clients())
 
 
-def http_rate(connections: int, seconds: int) -> tuple[float, str]:
-    """Events/s posted over HTTP to ``trustee server --workers 2``, and a note with latencies.
+def http_rate(connections: int, seconds: int) -> tuple[float, str, float]:
+    """Events/s posted over HTTP to ``trustee server --workers 2``, a note with latencies, and
+    events/s of the same posts through the DataTrails face (``/archivist``).
 
     The server and load generator are those of :mod:`bench.http`; both workers append to one
-    SQLite file, taking turns at its writer lock, each with its own group commit.
+    SQLite file, taking turns at its writer lock, each with its own group commit. The two faces
+    are measured on one server in the order /v1, DataTrails, DataTrails, /v1, so a drift of the
+    host's speed weighs on both alike.
     """
     with tempfile.TemporaryDirectory(prefix="bench-ledger-http-") as name:
         folder = Path(name)
@@ -192,17 +195,32 @@ def http_rate(connections: int, seconds: int) -> tuple[float, str]:
                 json.dumps({"event_attributes": device.evidence('{"reading": 1}')}),
                 headers,
             )
+            archivist = Target(
+                "ledger event (DataTrails face)",
+                f"{address}/archivist/v2/assets/{asset}/events",
+                pid,
+                "POST",
+                json.dumps({"event_attributes": device.evidence('{"reading": 1}')}),
+                {"Authorization": f"Bearer {root}", "Content-Type": "application/json"},
+            )
             measure(target, 1, folder, warmup=True, connections=connections)  # both workers up
-            before = _log_size(address, headers)
-            load = measure(target, seconds, folder, connections=connections)
-            appended = _log_size(address, headers) - before
-    assert appended >= load.requests, "an acknowledged event is not in the log"
+            measure(archivist, 1, folder, warmup=True, connections=connections)
+            loads: dict[str, list[Load]] = {"v1": [], "archivist": []}
+            for face in ("v1", "archivist", "archivist", "v1"):
+                before = _log_size(address, headers)
+                chosen = target if face == "v1" else archivist
+                load = measure(chosen, seconds, folder, connections=connections)
+                appended = _log_size(address, headers) - before
+                assert appended >= load.requests, "an acknowledged event is not in the log"
+                loads[face].append(load)
+    load = loads["v1"][0]
+    via_archivist = sum(each.rate for each in loads["archivist"]) / 2
     note = (
         f"{WORKERS} workers, {connections} connections, p50 {load.p50_ms:.1f} ms, "
         f"p99 {load.p99_ms:.1f} ms; worker CPU per event "
         + ("-" if load.cpu_us is None else f"{load.cpu_us:,.0f} µs")
     )
-    return load.rate, note
+    return sum(each.rate for each in loads["v1"]) / 2, note, via_archivist
 
 
 def _log_size(address: str, headers: dict[str, str]) -> int:
@@ -265,7 +283,9 @@ def _percentile(values: list[float], p: float) -> float:
 def run(quick: bool) -> list[Figure]:
     clients, per_client = (8, 40) if quick else (64, 150)
     appends = append_rates(clients, per_client, rounds=1 if quick else 3)
-    http, http_note = http_rate(connections=8 if quick else 64, seconds=1 if quick else 5)
+    http, http_note, via_archivist = http_rate(
+        connections=8 if quick else 64, seconds=1 if quick else 5
+    )
     proofs = proof_latencies(10_000 if quick else 1_000_000, 200 if quick else 2000)
     table = Table(title=f"ledger proofs at {proofs['size']:,} leaves (SQLite, one at a time)")
     for column in ("proof", "p50", "p99"):
@@ -303,6 +323,14 @@ def run(quick: bool) -> list[Figure]:
             1,
             unit="events/s",
             note=http_note + " (context for the figure above; no goal)",
+        ),
+        Figure(
+            "ledger appends over HTTP, DataTrails face",
+            via_archivist,
+            http,
+            0.8,
+            unit="events/s",
+            note="POST /archivist/v2/assets/{uuid}/events against /v1 on the same server",
         ),
         Figure(
             f"ledger inclusion proofs at {proofs['size']:,} leaves",

@@ -89,7 +89,8 @@ class Device:
         )
 
     def sign(self, evidence: str) -> str:
-        """base64url (no padding) of the signature over the evidence's UTF-8 bytes.
+        """base64url of the signature over the evidence's UTF-8 bytes, padded: the form RKVST's
+        signed-records sample writes and reads back (trustee takes it with or without padding).
 
         EdDSA signs the bytes; ES256 and ES256K sign SHA-256 of them and are written as the
         64 bytes r‖s (JOSE form, not DER).
@@ -100,7 +101,7 @@ class Device:
         else:
             r, s = decode_dss_signature(self._key.sign(message, ec.ECDSA(hashes.SHA256())))
             raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+        return base64.urlsafe_b64encode(raw).decode("ascii")
 
 
 class Ledger:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trustee.auth.acl import AclAuthorizer, PolicyStore
+from trustee.auth.applications import ApplicationStore
 from trustee.auth.audiences import AudienceService
 from trustee.auth.login import TrusteeLogin
 from trustee.auth.roles import RoleService
@@ -37,6 +38,7 @@ class Core:
         self.db = db
         self.barrier = Barrier(db)
         self.tokens = TokenStore(db)
+        self.applications = ApplicationStore(db, self.tokens)
         self.trustees = TrusteeService(db, self.barrier)
         self.policies = PolicyStore(db)
         self.authorizer = AclAuthorizer(self.policies)

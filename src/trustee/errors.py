@@ -23,6 +23,11 @@ class PermissionDenied(TrusteeError):
     """No credential, an unknown or expired one, or one whose policies deny."""
 
 
+class Unauthenticated(PermissionDenied):
+    """No credential, or one that names no one (unknown, expired, wrong secret): a face that
+    tells this apart from a policy's denial (DataTrails: 401 vs 403) can; Vault's says 403."""
+
+
 class NotFound(TrusteeError):
     """The object named does not exist."""
 

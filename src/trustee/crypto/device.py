@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from trustee.crypto.address import address_from_public_key, parse_address
-from trustee.crypto.encoding import b64url_decode, b64url_encode, hex_decode
+from trustee.crypto.encoding import b64url_decode, b64url_decode_padded, b64url_encode, hex_decode
 from trustee.crypto.errors import CryptoError
 from trustee.crypto.secp256k1 import (
     VerifyingKey,
@@ -56,6 +56,7 @@ __all__ = [
     "DeviceKey",
     "check_ed25519_public_key",
     "parse_device_key",
+    "parse_pem_device_key",
     "verify_evidence",
 ]
 
@@ -232,10 +233,37 @@ def parse_device_key(alg: str, public_key: str | dict[str, Any]) -> DeviceKey:
     return DeviceKey(alg, canonical)
 
 
+def parse_pem_device_key(text: str) -> DeviceKey:
+    """A device key from a PEM SubjectPublicKeyInfo alone, its algorithm read from the key.
+
+    DataTrails names a device's key with a PEM and no algorithm (the asset attribute
+    ``arc_evidence_signing_pubkey``); the key's type says it: Ed25519 is EdDSA, an EC key on
+    secp256k1 ES256K and on P-256 ES256. Anything else is refused naming what it holds.
+    """
+    if not isinstance(text, str) or not text.strip().startswith("-----BEGIN"):
+        raise CryptoError("a signing public key must be a PEM SubjectPublicKeyInfo")
+    if len(text) > MAX_KEY_INPUT:
+        raise CryptoError(f"the PEM is larger than {MAX_KEY_INPUT} bytes")
+    if "PRIVATE KEY" in text:
+        raise CryptoError("that is a private key: send only the device's public key")
+    try:
+        key = serialization.load_pem_public_key(text.strip().encode("ascii"))
+    except (ValueError, TypeError, UnicodeEncodeError, UnsupportedAlgorithm) as exc:
+        raise CryptoError("not a PEM SubjectPublicKeyInfo") from exc
+    if isinstance(key, Ed25519PublicKey):
+        return parse_device_key(EDDSA, text)
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256k1":
+        return parse_device_key(ES256K, text)
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1":
+        return parse_device_key(ES256, text)
+    raise CryptoError(f"PEM holds {_describe(key)}; expected Ed25519, P-256 or secp256k1")
+
+
 def verify_evidence(key: DeviceKey, evidence: str, signature_b64url: str) -> tuple[bool, str]:
     """Check a device signature over the UTF-8 bytes of ``evidence``; say why when it fails.
 
-    Reasons: ``ok``, ``signature_not_base64url`` (strict base64url, no padding),
+    Reasons: ``ok``, ``signature_not_base64url`` (strict base64url, with its exact ``=``
+    padding or none),
     ``signature_wrong_length`` (e.g. truncated), ``signature_mismatch`` (forged, altered
     evidence or another key), ``recovery_id_mismatch`` (ES256K under a public key: ``r‖s``
     verifies but the 65th byte is not the recovery id that gives this key),
@@ -244,7 +272,7 @@ def verify_evidence(key: DeviceKey, evidence: str, signature_b64url: str) -> tup
     if not isinstance(signature_b64url, str):
         return False, REASON_NOT_BASE64URL
     try:
-        signature = b64url_decode(signature_b64url)
+        signature = b64url_decode_padded(signature_b64url)
     except (CryptoError, UnicodeEncodeError):
         return False, REASON_NOT_BASE64URL
     if len(signature) not in key.signature_lengths:

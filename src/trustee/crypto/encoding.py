@@ -36,6 +36,23 @@ def b64url_decode(text: str | bytes) -> bytes:
     return decoded
 
 
+def b64url_decode_padded(text: str | bytes) -> bytes:
+    """Base64url with or without its ``=`` padding, each form canonical.
+
+    Device signatures arrive both ways: RKVST's signed-records sample writes Python's
+    ``urlsafe_b64encode`` (padded), JOSE tools write no padding. Either is accepted, but only
+    exactly: padding, when present, is the one count that completes the last quad (never a
+    stray ``=``), and the rest is :func:`b64url_decode`'s strict form, so one signature still
+    has one spelling per form and no two byte strings share a text.
+    """
+    raw = text.encode("ascii", "strict") if isinstance(text, str) else bytes(text)
+    body = raw.rstrip(b"=")
+    pad = len(raw) - len(body)
+    if pad and (len(raw) & 3 or pad != (4 - (len(body) & 3)) & 3):
+        raise CryptoError("not base64url: wrong padding")
+    return b64url_decode(body)
+
+
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = {0: b"", 2: b"==", 3: b"="}
 _UNUSED_BITS = {2: 0x0F, 3: 0x03}

@@ -13,6 +13,7 @@ the threshold, rebuilds the unseal key, and opens the barrier key; sealing overw
 Shares and keys never appear in messages or reprs.
 """
 
+import hashlib
 import hmac
 import os
 import threading
@@ -204,6 +205,13 @@ class Barrier:
         """Open a blob from :meth:`encrypt`; :class:`CryptoError` if it or ``aad`` was altered."""
         with self._lock:
             return aead.open_sealed(self._require_key(), blob, aad)
+
+    def subkey(self, label: bytes) -> bytes:
+        """A 32-byte key for one purpose (``label``), derived from the barrier key: the same on
+        every replica of one deployment, unknown to anyone without the unseal shares."""
+        with self._lock:
+            key = bytes(self._require_key())
+        return hmac.new(key, b"trustee:subkey:" + label, hashlib.sha256).digest()
 
     # -- internals -----------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from trustee.crypto.device import DeviceKey
 from trustee.errors import InvalidRequest, NotFound, TrusteeError
 from trustee.ledger import idempotency, merkle
 from trustee.ledger.assets import key_record_of
@@ -47,6 +48,7 @@ from trustee.ledger.records import (
     prepare_event,
     rfc3339,
 )
+from trustee.ledger.signing_key import signing_key_of
 from trustee.storage import Database
 from trustee.storage.schema_ledger import ledger_asset_keys as keys_t
 from trustee.storage.schema_ledger import ledger_assets as assets_t
@@ -88,6 +90,8 @@ class _Item:
     key_slot: tuple[str, str] | None
     verdict: Verdict | None
     idempotency: tuple[str, str, bytes] | None = None
+    new_key: DeviceKey | None = None
+    """The key its ``asset_attributes.arc_evidence_signing_pubkey`` names, if any."""
 
 
 @dataclass
@@ -171,12 +175,13 @@ class Appender:
         if request.idempotency_key is not None:
             key = idempotency.check_key(request.idempotency_key)
             keyed = (_scope(request.asset_uuid), key, idempotency.request_hash(request.declared()))
+        new_key = signing_key_of(request.asset_attributes, "asset_attributes")
         signing = self._signing_of(request.asset_uuid)
         if not signing.require_signature:
-            return _Item(prepared, None, None, keyed)
+            return _Item(prepared, None, None, keyed, new_key)
         latest = key_for_index(signing.keys, merkle.MAX_TREE_SIZE)
         verdict = check_evidence(request.event_attributes, self._device_keys.of(latest))
-        return _Item(prepared, _slot(latest), verdict, keyed)
+        return _Item(prepared, _slot(latest), verdict, keyed, new_key)
 
     def _integrate(
         self,
@@ -206,6 +211,7 @@ class Appender:
         leaves: list[bytes] = []
         changed: dict[str, dict[str, Any]] = {}
         keyed: dict[tuple[str, str], tuple[bytes, Event]] = {}  # this batch's new keys
+        rotations: list[tuple[str, KeyRecord]] = []  # device keys named by asset_attributes
         for item in items:
             try:
                 request = item.prepared.request
@@ -218,8 +224,9 @@ class Appender:
                         outcomes.append(replayed)
                         continue
                 log_index = state.size + len(rows)
+                keys = _rotated(asset.keys, item.new_key, now, log_index)
                 if asset.require_signature:
-                    verdict = self._verdict_at(item, asset.keys, log_index)
+                    verdict = self._verdict_at(item, keys, log_index)
                     if not verdict.good:
                         raise InvalidRequest(
                             f"asset {request.asset_uuid} requires a good device signature: "
@@ -233,6 +240,9 @@ class Appender:
                     }
                     check_attributes(merged, "the asset's attributes after the update")
                     changed[request.asset_uuid] = merged
+                if keys is not asset.keys:
+                    asset.keys = keys  # a copy: the cached hint is not touched
+                    rotations.append((request.asset_uuid, keys[-1]))
             except TrusteeError as exc:
                 if atomic:
                     raise
@@ -257,6 +267,23 @@ class Appender:
         if rows:
             insert_rows(conn, events_t, _EVENT_COLUMNS, rows)
             self._log.append(conn, state, leaves, now)
+            if rotations:
+                conn.execute(
+                    sa.insert(keys_t),
+                    [
+                        {
+                            "asset_uuid": asset_uuid,
+                            "seq": record.seq,
+                            "alg": record.alg,
+                            "public_key": record.public_key,
+                            "valid_from": now,
+                            "valid_from_index": record.valid_from_index,
+                        }
+                        for asset_uuid, record in rotations
+                    ],
+                )
+                for asset_uuid, _ in rotations:
+                    self.forget(asset_uuid)
             for asset_uuid, merged in changed.items():
                 conn.execute(
                     sa.update(assets_t)
@@ -336,6 +363,21 @@ def _replay(
         raise idempotency.conflict(key)
     entry = conn.execute(sa.select(events_t.c.entry).where(events_t.c.uuid == found[1])).scalar()
     return Event.from_record(orjson.loads(entry))
+
+
+def _rotated(
+    history: list[KeyRecord], key: DeviceKey | None, now: float, log_index: int
+) -> list[KeyRecord]:
+    """``history`` with ``key`` in force from ``log_index`` on (a new list), or ``history``
+    itself when no key is named or it is already the one in force."""
+    if key is None:
+        return history
+    current = history[-1] if history else None
+    if current is not None and (current.alg, current.public_key) == (key.alg, key.public_key):
+        return history
+    seq = current.seq + 1 if current is not None else 1
+    record = KeyRecord(seq, key.alg, key.public_key, rfc3339(now), log_index)
+    return [*history, record]
 
 
 def _slot(record: KeyRecord | None) -> tuple[str, str] | None:

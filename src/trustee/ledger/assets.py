@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid as uuid_module
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -26,6 +26,7 @@ from trustee.ledger.log import TransparencyLog
 from trustee.ledger.models import Asset
 from trustee.ledger.paging import DEFAULT_PAGE_SIZE
 from trustee.ledger.records import check_attributes, dumps, rfc3339
+from trustee.ledger.signing_key import SIGNING_PUBKEY, signing_key_of
 from trustee.storage import Database
 from trustee.storage.schema_ledger import ledger_asset_keys as keys_t
 from trustee.storage.schema_ledger import ledger_assets as assets_t
@@ -46,11 +47,13 @@ class AssetStore:
         *,
         clock: Callable[[], float] = time.time,
         on_key_change: Callable[[str], None] = lambda asset: None,
+        tokens: paging.PageTokens,
     ) -> None:
         self._db = db
         self._log = log
         self._clock = clock
         self._on_key_change = on_key_change  # the append pipeline forgets what it cached
+        self._tokens = tokens
 
     def create(
         self,
@@ -61,11 +64,18 @@ class AssetStore:
         principal: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Asset:
-        """A new asset; with ``idempotency_key``, a retry of the same creation answers the
-        asset the first one made (:mod:`trustee.ledger.idempotency`)."""
+        """A new asset; its key is ``device_key`` or the PEM in the attribute
+        ``arc_evidence_signing_pubkey`` (:mod:`trustee.ledger.signing_key`). With
+        ``idempotency_key``, a retry of the same creation answers the asset the first one made
+        (:mod:`trustee.ledger.idempotency`)."""
         attributes = dict(attributes or {})
         check_attributes(attributes, "attributes")
         key = parse_key(device_key) if device_key is not None else None
+        named = signing_key_of(attributes, "attributes")
+        if named is not None:
+            if key is not None and key != named:
+                raise InvalidRequest(f"device_key and attributes.{SIGNING_PUBKEY} differ")
+            key = named
         if require_signature and key is None:
             raise InvalidRequest("require_signature needs a device_key")
         keyed = None
@@ -141,20 +151,34 @@ class AssetStore:
             principal=orjson.loads(row.principal),
         )
 
-    def list_uuids(
-        self, *, page_size: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
-    ) -> tuple[list[str], str | None]:
-        """Asset uuids in order, one page at a time; the token resumes after the page."""
+    def list_assets(
+        self,
+        *,
+        attributes: Mapping[str, str] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        page_token: str | None = None,
+    ) -> tuple[list[Asset], str | None]:
+        """Assets in uuid order whose attributes equal ``attributes`` (the string form of a
+        value matches too), one page at a time; the token resumes the same query."""
         size = paging.page_size(page_size)
-        after = paging.decode_token(page_token).get("a") if page_token else None
-        query = sa.select(assets_t.c.uuid).order_by(assets_t.c.uuid).limit(size + 1)
-        if after is not None:
-            query = query.where(assets_t.c.uuid > str(after))
+        filters = {"attributes": dict(attributes or {})}
+        query, after = self._tokens.resume("assets", page_token, {}, filters)
+        page: list[str] = []
+        more = False
         with self._db.connect() as conn:
-            uuids = list(conn.execute(query).scalars())
-        more = len(uuids) > size
-        uuids = uuids[:size]
-        return uuids, paging.encode_token({"a": uuids[-1]}) if more else None
+            for uuid in _matching_assets(conn, query, after):
+                if len(page) == size:
+                    more = True
+                    break
+                page.append(uuid)
+        token = self._tokens.encode("assets", query, page[-1]) if more else None
+        return [self.read(uuid) for uuid in page], token
+
+    def count_assets(self, *, attributes: Mapping[str, str] | None = None) -> int:
+        """How many assets :meth:`list_assets` would list over all its pages."""
+        with self._db.connect() as conn:
+            query = {"attributes": dict(attributes or {})}
+            return sum(1 for _ in _matching_assets(conn, query, None))
 
     def rotate_key(self, asset: str, device_key: Mapping[str, Any]) -> Asset:
         """Make ``device_key`` the asset's key from the next log index on; history is kept."""
@@ -187,6 +211,23 @@ class AssetStore:
 def asset_exists(conn: Connection, asset: str) -> bool:
     found = conn.execute(sa.select(assets_t.c.uuid).where(assets_t.c.uuid == asset)).first()
     return found is not None
+
+
+def _matching_assets(conn: Connection, query: Mapping[str, Any], after: Any) -> Iterator[str]:
+    """Uuids of assets matching ``query`` after uuid ``after``, in uuid order."""
+    wanted = [("attributes", dict(query.get("attributes") or {}))]
+    last = None if after is None else str(after)
+    while True:
+        select = sa.select(assets_t.c.uuid, assets_t.c.attributes).order_by(assets_t.c.uuid)
+        if last is not None:
+            select = select.where(assets_t.c.uuid > last)
+        chunk = conn.execute(select.limit(500)).all()
+        if not chunk:
+            return
+        for uuid, attributes in chunk:
+            last = uuid
+            if paging.matches({"attributes": orjson.loads(attributes)}, wanted):
+                yield uuid
 
 
 def key_history(conn: Connection, asset: str) -> list[KeyRecord]:

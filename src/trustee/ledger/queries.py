@@ -7,7 +7,7 @@ to the log's leaf is ``BAD`` whatever its signature says.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -37,9 +37,10 @@ __all__ = ["EventQueries"]
 class EventQueries:
     """Events and their verdicts over one database; safe to share between threads."""
 
-    def __init__(self, db: Database, device_keys: DeviceKeys) -> None:
+    def __init__(self, db: Database, device_keys: DeviceKeys, tokens: paging.PageTokens) -> None:
         self._db = db
         self._device_keys = device_keys
+        self._tokens = tokens
 
     def read_event(self, event: str) -> Event:
         with self._db.connect() as conn:
@@ -63,53 +64,78 @@ class EventQueries:
         page_size: int = DEFAULT_PAGE_SIZE,
         page_token: str | None = None,
     ) -> tuple[list[Event], str | None]:
-        """Events in log order, filtered, one page at a time; the token resumes after the page.
+        """Events in log order, filtered, one page at a time; the token resumes the same query
+        after the page (:class:`~trustee.ledger.paging.PageTokens`).
 
         ``attributes``/``asset_attributes`` match by equality on the string form of a value;
         ``since`` is inclusive and ``before`` exclusive (RFC 3339 or unix seconds).
         """
         size = paging.page_size(page_size)
-        after = int(paging.decode_token(page_token).get("i", -1)) if page_token else -1
-        start, end = parse_time(since, "since"), parse_time(before, "before")
-        query = sa.select(events_t.c.log_index, events_t.c.entry).order_by(events_t.c.log_index)
-        if asset is not None:
-            query = query.where(events_t.c.asset_uuid == asset)
-        if operation is not None:
-            query = query.where(events_t.c.operation == operation)
-        if behaviour is not None:
-            query = query.where(events_t.c.behaviour == behaviour)
-        if start is not None:
-            query = query.where(events_t.c.timestamp_accepted >= start)
-        if end is not None:
-            query = query.where(events_t.c.timestamp_accepted < end)
-        wanted = [
-            ("event_attributes", dict(attributes or {})),
-            ("asset_attributes", dict(asset_attributes or {})),
-        ]
+        filters = _filters(attributes, asset_attributes, operation, behaviour, since, before)
+        query, after = self._tokens.resume("events", page_token, {"asset": asset}, filters)
         page: list[Event] = []
-        last = after
-        exhausted = False
+        more = False
         with self._db.connect() as conn:
-            if asset is not None and not asset_exists(conn, asset):
-                raise NotFound(f"no asset {asset!r}")
-            while len(page) < size:
-                chunk = conn.execute(
-                    query.where(events_t.c.log_index > last).limit(max(size, 200))
-                ).all()
-                if not chunk:
-                    exhausted = True
+            for record in self._matching(conn, query, int(after) if after is not None else -1):
+                if len(page) == size:
+                    more = True
                     break
-                for index, entry in chunk:
-                    record = orjson.loads(entry)
-                    last = index
-                    if paging.matches(record, wanted):
-                        page.append(Event.from_record(record))
-                        if len(page) == size:
-                            break
-            if not exhausted and len(page) == size:
-                more = conn.execute(query.where(events_t.c.log_index > last).limit(1)).first()
-                exhausted = more is None
-        return page, None if exhausted else paging.encode_token({"i": last})
+                page.append(Event.from_record(record))
+        token = None
+        if more:
+            token = self._tokens.encode("events", query, page[-1].log_index)
+        return page, token
+
+    def count_events(
+        self,
+        asset: str | None = None,
+        *,
+        attributes: Mapping[str, str] | None = None,
+        asset_attributes: Mapping[str, str] | None = None,
+        operation: str | None = None,
+        behaviour: str | None = None,
+        since: str | float | None = None,
+        before: str | float | None = None,
+    ) -> int:
+        """How many events :meth:`list_events` would list over all its pages."""
+        filters = _filters(attributes, asset_attributes, operation, behaviour, since, before)
+        with self._db.connect() as conn:
+            return sum(1 for _ in self._matching(conn, {**filters, "asset": asset}, -1))
+
+    def _matching(
+        self, conn: Any, query: Mapping[str, Any], after: int
+    ) -> Iterator[dict[str, Any]]:
+        """Stored entries matching ``query`` after log index ``after``, in log order."""
+        asset = query.get("asset")
+        start = parse_time(query.get("since"), "since")
+        end = parse_time(query.get("before"), "before")
+        select = sa.select(events_t.c.log_index, events_t.c.entry).order_by(events_t.c.log_index)
+        if asset is not None:
+            select = select.where(events_t.c.asset_uuid == asset)
+        if query.get("operation") is not None:
+            select = select.where(events_t.c.operation == query["operation"])
+        if query.get("behaviour") is not None:
+            select = select.where(events_t.c.behaviour == query["behaviour"])
+        if start is not None:
+            select = select.where(events_t.c.timestamp_accepted >= start)
+        if end is not None:
+            select = select.where(events_t.c.timestamp_accepted < end)
+        wanted = [
+            ("event_attributes", dict(query.get("attributes") or {})),
+            ("asset_attributes", dict(query.get("asset_attributes") or {})),
+        ]
+        if asset is not None and not asset_exists(conn, asset):
+            raise NotFound(f"no asset {asset!r}")
+        last = after
+        while True:
+            chunk = conn.execute(select.where(events_t.c.log_index > last).limit(500)).all()
+            if not chunk:
+                return
+            for index, entry in chunk:
+                last = index
+                record = orjson.loads(entry)
+                if paging.matches(record, wanted):
+                    yield record
 
     def verify_event(self, event: str) -> EventVerdict:
         with self._db.connect() as conn:
@@ -152,3 +178,24 @@ class EventQueries:
         record = orjson.loads(row.entry)
         key = key_for_index(history, row.log_index)
         return check_evidence(record.get("event_attributes"), self._device_keys.of(key))
+
+
+def _filters(
+    attributes: Mapping[str, str] | None,
+    asset_attributes: Mapping[str, str] | None,
+    operation: str | None,
+    behaviour: str | None,
+    since: str | float | None,
+    before: str | float | None,
+) -> dict[str, Any]:
+    """An event listing's filters as a page token keeps them (times checked now)."""
+    parse_time(since, "since")
+    parse_time(before, "before")
+    return {
+        "attributes": dict(attributes or {}),
+        "asset_attributes": dict(asset_attributes or {}),
+        "operation": operation,
+        "behaviour": behaviour,
+        "since": since,
+        "before": before,
+    }

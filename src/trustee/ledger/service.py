@@ -23,7 +23,7 @@ from trustee.ledger.commit import GroupCommitter
 from trustee.ledger.evidence import DeviceKeys
 from trustee.ledger.log import DEFAULT_ORIGIN, LOG_KEY_AAD, TransparencyLog
 from trustee.ledger.models import Asset, AssetVerdicts, Event, EventVerdict
-from trustee.ledger.paging import DEFAULT_PAGE_SIZE
+from trustee.ledger.paging import DEFAULT_PAGE_SIZE, PageTokens
 from trustee.ledger.queries import EventQueries
 from trustee.ledger.records import EventRequest, rfc3339
 from trustee.storage import Database
@@ -55,8 +55,11 @@ class LedgerService:
         self.log = TransparencyLog(db, barrier, origin, clock=clock)
         device_keys = DeviceKeys()
         self.appender = Appender(db, self.log, device_keys, clock=clock, max_batch=max_batch)
-        self.assets = AssetStore(db, self.log, clock=clock, on_key_change=self.appender.forget)
-        self.queries = EventQueries(db, device_keys)
+        tokens = PageTokens(lambda: barrier.subkey(b"ledger-page-tokens"))
+        self.assets = AssetStore(
+            db, self.log, clock=clock, on_key_change=self.appender.forget, tokens=tokens
+        )
+        self.queries = EventQueries(db, device_keys, tokens)
 
     @property
     def committer(self) -> GroupCommitter[EventRequest, Event]:
@@ -90,7 +93,24 @@ class LedgerService:
     def list_assets(
         self, *, page_size: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
     ) -> tuple[list[str], str | None]:
-        return self.assets.list_uuids(page_size=page_size, page_token=page_token)
+        """Asset uuids, one page at a time (the Vault face's ``keys``)."""
+        assets, token = self.assets.list_assets(page_size=page_size, page_token=page_token)
+        return [asset.uuid for asset in assets], token
+
+    def find_assets(
+        self,
+        *,
+        attributes: Mapping[str, str] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        page_token: str | None = None,
+    ) -> tuple[list[Asset], str | None]:
+        """Assets whose attributes equal ``attributes``, one page at a time."""
+        return self.assets.list_assets(
+            attributes=attributes, page_size=page_size, page_token=page_token
+        )
+
+    def count_assets(self, *, attributes: Mapping[str, str] | None = None) -> int:
+        return self.assets.count_assets(attributes=attributes)
 
     def rotate_key(self, asset: str, device_key: Mapping[str, Any]) -> Asset:
         """Make ``device_key`` the asset's key from the next log index on; history is kept."""
@@ -139,6 +159,10 @@ class LedgerService:
             page_size=page_size,
             page_token=page_token,
         )
+
+    def count_events(self, asset: str | None = None, **filters: Any) -> int:
+        """How many events :meth:`list_events` would list with ``filters`` over all pages."""
+        return self.queries.count_events(asset, **filters)
 
     # -- verification and bundles ----------------------------------------------------------
 

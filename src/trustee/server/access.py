@@ -7,7 +7,7 @@ is live, and its policies grant every capability on the resource (deny by defaul
 
 from trustee.auth.token_store import TokenEntry
 from trustee.core import Core
-from trustee.errors import PermissionDenied
+from trustee.errors import PermissionDenied, Unauthenticated
 
 __all__ = ["authorize"]
 
@@ -18,7 +18,7 @@ def authorize(core: Core, token: str, resource: str, *capabilities: str) -> Toke
     core.barrier.check_unsealed()
     entry = core.tokens.lookup(token)
     if entry is None:
-        raise PermissionDenied("permission denied: invalid or expired token")
+        raise Unauthenticated("permission denied: invalid or expired token")
     for capability in capabilities:
         if not core.authorizer.allowed(entry, resource, capability):
             raise PermissionDenied(f"permission denied: {capability} on {resource}")

@@ -18,7 +18,7 @@ const REASONS = {
   recovery_id_mismatch: "The signature's r and s verify under the device key, but its " +
     "recovery byte v names another key: a 65-byte ES256K signature must carry the v that " +
     "recovers the device key.",
-  signature_not_base64url: "The signature is not base64url text.",
+  signature_not_base64url: "The signature is not base64url text (with its exact \"=\" padding or none).",
   evidence_not_text: "The evidence is not text, so there are no bytes to check.",
   evidence_missing: "There is a signature but no arc_evidence to check it against.",
   entry_not_in_log: "The stored event differs from its leaf in the transparency log.",

@@ -1,0 +1,1 @@
+"""The DataTrails face's routes, one module per resource family."""
