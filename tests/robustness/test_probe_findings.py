@@ -309,3 +309,7 @@ def test_f6_an_address_denied_in_one_spelling_is_denied_in_all(app):
         )
         assert verify.status_code == 403, spelling
     assert client.get(f"/v1/trustee/addresses/{other.lower()}", headers=reader).status_code == 200
+    refused = client.get(f"/v1/trustee/addresses/{address.lower()}", headers=reader)
+    assert refused.json()["errors"] == [f"permission denied: read on trustee/addresses/{address}"]
+    named = client.delete("/v1/sys/policies/acl/Some-Policy", headers=reader)
+    assert named.json()["errors"] == ["permission denied: delete on sys/policies/acl/some-policy"]

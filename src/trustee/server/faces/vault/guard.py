@@ -38,9 +38,16 @@ def acl_path(request: Request) -> str:
     params = scope.get("path_params") or {}
     route = scope.get("route")
     if route is not None and not _CANONICAL.keys().isdisjoint(params):
-        path = route.path_format.format(
-            **{name: _canonical(name, value) for name, value in params.items()}
-        )
+        # The route's template may lack the prefix of the router that mounts it: it names the
+        # last segments of the path, so each parameter is replaced where the template has it.
+        template = route.path_format.strip("/").split("/")
+        segments = path.strip("/").split("/")
+        offset = len(segments) - len(template)
+        for index, part in enumerate(template):
+            name = part[1:-1] if part.startswith("{") and part.endswith("}") else None
+            if name in _CANONICAL and name in params and offset + index >= 0:
+                segments[offset + index] = _canonical(name, params[name])
+        path = "/" + "/".join(segments)
     return path.removeprefix("/v1/")
 
 
