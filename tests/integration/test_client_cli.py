@@ -279,6 +279,15 @@ def test_cli_claim_pipes_into_verify(server: Server, carol: str) -> None:
     assert data["address"] == carol
 
 
+def test_cli_claim_did_issuer_verifies_by_address(server: Server, carol: str) -> None:
+    claimed = cli(server, "claim", "carol", "--did", "--audience", "dave", "--json")
+    assert claimed.returncode == 0, claimed.stderr
+    data = orjson.loads(claimed.stdout)
+    assert data["claims"]["iss"] == f"did:ethr:{carol}"
+    verified = cli(server, "verify", data["jwt"], "--audience", "dave", "--json")
+    assert orjson.loads(verified.stdout)["address"] == carol
+
+
 def test_cli_claim_json_and_server_verify(server: Server, carol: str, tmp_path: Path) -> None:
     claims_file = tmp_path / "claims.json"
     claims_file.write_bytes(orjson.dumps({"level": 3, "tags": ["a", "b"]}))

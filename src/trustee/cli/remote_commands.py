@@ -417,6 +417,10 @@ def claim_command(
         bool,
         typer.Option("--legacy-eth-claim", help="Add the eth claim of the Vault trustee plugin."),
     ] = False,
+    did: Annotated[
+        bool,
+        typer.Option("--did", help="iss as did:ethr:0x… (did-jwt's verifyJWT resolves it)."),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print jwt and claims as JSON, not the bare JWT.")
     ] = False,
@@ -435,6 +439,7 @@ def claim_command(
             ttl=ttl,
             not_before=not_before,
             legacy_eth_claim=legacy_eth_claim,
+            issuer_format="did:ethr" if did else None,
         )
     if as_json:
         print_json(data)
