@@ -135,7 +135,7 @@ def verify_receipt(receipt: bytes | Sign1, entry: bytes, keys: KeySet) -> Receip
         raise ReceiptError("a receipt's payload (the root) must be detached")
     kid = protected.get(HDR_KID)
     key = keys.get(kid) if isinstance(kid, bytes) else None
-    if key is None:
+    if key is None or not isinstance(kid, bytes):
         raise ReceiptError("the receipt's kid names no key of the key set")
     alg = protected.get(HDR_ALG)
     if not isinstance(alg, int) or not key.fits(alg):

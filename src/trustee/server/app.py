@@ -13,17 +13,18 @@ from starlette.types import ASGIApp
 from trustee.core import Core
 from trustee.server.asgi.audit_device import AuditDevice, AuditMiddleware
 from trustee.server.asgi.body import BodyLimitMiddleware
-from trustee.server.asgi.faces import Face, Faces
+from trustee.server.asgi.faces import Face, FaceDispatch, Faces
 from trustee.server.asgi.gate import RequestGate
 from trustee.server.asgi.ratelimit import RateLimits
-from trustee.server.faces import vault
+from trustee.server.faces import scitt, vault
 
 __all__ = ["create_app", "front"]
 
 
 def create_app(core: Core, audit: AuditDevice | None = None) -> ASGIApp:
     """The server's application: every face behind the shared layers."""
-    return front(vault.create_api(core, audit), (vault.FACE,), audit)
+    apps = [(vault.FACE, vault.create_api(core, audit)), (scitt.FACE, scitt.create_app(core))]
+    return front(FaceDispatch(apps), [face for face, _ in apps], audit)
 
 
 def front(

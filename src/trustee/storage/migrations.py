@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from trustee.storage import schema, schema_auth, schema_ledger
+from trustee.storage import schema, schema_auth, schema_ledger, schema_scitt
 
 Migration = Callable[[Connection], None]
 
@@ -121,6 +121,10 @@ def _v6_idempotency(conn: Connection) -> None:
     _create(conn, schema_ledger.ledger_idempotency)
 
 
+def _v7_scitt(conn: Connection) -> None:
+    _create(conn, *schema_scitt.TABLES)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
     _v2_ledger,
@@ -128,6 +132,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v4_no_acceptance_verdict,
     _v5_policy_names,
     _v6_idempotency,
+    _v7_scitt,
 )
 
 
