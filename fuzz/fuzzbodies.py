@@ -19,8 +19,8 @@ fuzzers start from the interesting side of each parser instead of bouncing off i
 from __future__ import annotations
 
 import base64
-import contextlib
 import binascii
+import contextlib
 import hashlib
 import json
 import time
