@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import time
@@ -594,12 +595,57 @@ def _check_opened_note(message: str, text: str) -> None:
 
 # --- the registry ------------------------------------------------------------------------
 
+# -- SCITT statements ---------------------------------------------------------------------------
+
+SCITT_KEY = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"trustee-fuzz-scitt").digest())
+
+
+def _statement_seeds() -> list[bytes]:
+    from trustee.scitt import CoseKey, sign_statement
+    from trustee.scitt.keys import EDDSA, ES256K
+
+    public = CoseKey.from_public_key(SCITT_KEY.public_key())
+    seeds = [
+        sign_statement(b'{"a": 1}', SCITT_KEY, EDDSA, issuer="urn:i", public_key=public),
+        sign_statement(b"", SCITT_KEY, EDDSA, content_type="text/plain", public_key=public),
+    ]
+    seeds.append(sign_statement(b"x", KEYS[0], ES256K, kid=ADDRESSES[0].encode()))
+    return seeds
+
+
+STATEMENT_SEEDS = _statement_seeds()
+
+
+def check_statement(data: bytes) -> None:
+    """``verify_statement`` raises only StatementError; a statement it accepts has an entry
+    that is deterministic CBOR and verifies alike; transparent-statement reading raises only
+    ReceiptError."""
+    from trustee.scitt import ReceiptError, StatementError, verify_statement
+    from trustee.scitt import cbor as scitt_cbor
+    from trustee.scitt.receipt import split_transparent_statement
+
+    try:
+        statement = verify_statement(data)
+    except StatementError:
+        pass
+    else:
+        entry = statement.entry
+        if scitt_cbor.encode(scitt_cbor.decode(entry)) != entry:
+            raise Misbehaviour("an entry is not in deterministic CBOR")
+        again = verify_statement(entry)
+        if again.key != statement.key or again.entry != entry:
+            raise Misbehaviour("an entry does not verify as its statement did")
+    with contextlib.suppress(ReceiptError):
+        split_transparent_statement(data)
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "token": check_token,
     "keystore": check_keystore,
     "address": check_address,
     "device_key": check_device_key,
     "note": check_note,
+    "statement": check_statement,
 }
 
 SEEDS: dict[str, list[bytes]] = {
@@ -608,4 +654,5 @@ SEEDS: dict[str, list[bytes]] = {
     "address": ADDRESS_SEEDS,
     "device_key": DEVICE_KEY_SEEDS,
     "note": NOTE_SEEDS,
+    "statement": STATEMENT_SEEDS,
 }

@@ -20,6 +20,7 @@ from trustee.custody.trustees import TrusteeService
 from trustee.defaults import DEFAULT_STORAGE_URL
 from trustee.errors import AlreadyExists
 from trustee.ledger.service import LedgerService
+from trustee.scitt.registry import ScittRegistry
 from trustee.secret import Secret
 from trustee.storage import Database, open_database
 from trustee.storage.probe import StorageProbe
@@ -47,6 +48,7 @@ class Core:
         self.login = TrusteeLogin(db, self.tokens, self.roles, self.trust_lists)
         self.audiences = AudienceService(db)
         self.ledger = LedgerService(db, self.barrier)
+        self.scitt = ScittRegistry(db, self.ledger.log, self.barrier, self.trust_lists)
         self.storage = StorageProbe(db)
 
     @classmethod

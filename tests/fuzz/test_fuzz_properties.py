@@ -120,3 +120,9 @@ def test_run_bounded_reports_a_hang():
 
     with pytest.raises(fuzzbodies.Hang):
         fuzzbodies.run_bounded(spin, b"")
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=512), mutated("statement")))
+def test_statement_parser_contract(data):
+    fuzzbodies.run_bounded(fuzzbodies.check_statement, data)

@@ -13,7 +13,7 @@ pytest.importorskip("atheris", reason="atheris has no wheel for this platform")
 
 FUZZ_DIR = Path(__file__).resolve().parents[2] / "fuzz"
 RUNS = 3000
-TARGETS = ("token", "keystore", "address", "device_key", "note")
+TARGETS = ("token", "keystore", "address", "device_key", "note", "statement")
 
 
 def test_every_target_runs_clean(tmp_path):

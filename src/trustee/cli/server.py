@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
 WORKER_SETTINGS_ENV = "TRUSTEE_SERVER_WORKER"
+SCITT_TRUST_LIST_ENV = "TRUSTEE_SCITT_TRUST_LIST"
 """Hands each ``--workers`` process its settings: uvicorn starts workers by import string."""
 
 
@@ -61,6 +62,7 @@ def load_config(path: Path) -> dict[str, Any]:
         "audit_file",
         "audit_key_file",
         "audit_clear_values",
+        "scitt_trust_list",
     }
     unknown = set(config) - known
     if unknown:
@@ -210,8 +212,16 @@ def worker_app() -> FastAPI:
     settings = json.loads(os.environ[WORKER_SETTINGS_ENV])
     core = open_core(settings["storage"])
     auto_unseal(core, settings["unseal_key_file"])
+    scitt_policy(core)
     atexit.register(core.close)  # wipe the barrier key when the worker exits
     return create_app(core, audit_device(settings["audit"], settings["storage"]))
+
+
+def scitt_policy(core: Core) -> None:
+    """The SCITT registration policy from ``--scitt-trust-list`` / its variable / the config."""
+    from trustee.scitt.registry import RegistrationPolicy
+
+    core.scitt.policy = RegistrationPolicy(trust_list=os.environ.get(SCITT_TRUST_LIST_ENV) or None)
 
 
 def audit_device(
@@ -292,6 +302,15 @@ def server_command(
             help="Audit non-secret values in clear (secret fields and credentials stay hashed).",
         ),
     ] = False,
+    scitt_trust_list: Annotated[
+        str | None,
+        typer.Option(
+            "--scitt-trust-list",
+            envvar=SCITT_TRUST_LIST_ENV,
+            help="Register SCITT statements only from issuers on this trust list "
+            "(default: any statement whose signature verifies under the key it carries).",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API. Without --dev it starts sealed: `trustee operator init`, `unseal`."""
     import uvicorn
@@ -300,6 +319,9 @@ def server_command(
     from trustee.server import create_app
 
     settings = load_config(config) if config else {}
+    scitt_trust_list = scitt_trust_list or settings.get("scitt_trust_list")
+    if scitt_trust_list:
+        os.environ[SCITT_TRUST_LIST_ENV] = scitt_trust_list  # workers read it too
     host, port = parse_listen(listen or settings.get("listen", "127.0.0.1:8200"))
     if dev and workers > 1:
         storage, key_file, root_token = shared_dev_storage(dev_root_token)
@@ -348,6 +370,7 @@ def server_command(
         )
         run_workers(f"{__name__}:worker_app", workers, factory=True, **options)
         return
+    scitt_policy(core)
     app = create_app(core, audit_device(audit, core.db.engine.url))
     server = uvicorn.Server(uvicorn.Config(app, **options))
     # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal: let that

@@ -79,6 +79,9 @@ class TransparencyLog:
         self._lock = threading.Lock()
         self._signer: tuple[str, Ed25519PrivateKey] | None = None
         self._state_ready = False
+        # Tables holding leaves, each with ``log_index`` and ``entry``: the ledger's events and
+        # whatever else appends to this log under :meth:`lock` (it adds its table here).
+        self.leaf_tables: list[sa.Table] = [events_t]
         # The root nodes after the last append seen here, keyed by (size, root): the root
         # commits to the whole tree, so a match means these are the stored nodes, whatever
         # other processes or rolled-back transactions did in between.
@@ -213,13 +216,16 @@ class TransparencyLog:
         if end > size:
             raise InvalidRequest(f"end is beyond the log size ({size})")
         end = min(end, start + MAX_ENTRIES)
+        found: dict[int, bytes] = {}
         with self.db.connect() as conn:
-            rows = conn.execute(
-                sa.select(events_t.c.entry)
-                .where(events_t.c.log_index >= start, events_t.c.log_index < end)
-                .order_by(events_t.c.log_index)
-            ).scalars()
-            return [bytes(entry) for entry in rows]
+            for table in self.leaf_tables:
+                rows = conn.execute(
+                    sa.select(table.c.log_index, table.c.entry).where(
+                        table.c.log_index >= start, table.c.log_index < end
+                    )
+                )
+                found.update((int(index), bytes(entry)) for index, entry in rows)
+        return [found[index] for index in sorted(found)]
 
     # -- the log key -------------------------------------------------------------------------
 

@@ -8,44 +8,27 @@ layers (:mod:`trustee.server.asgi`, :mod:`trustee.server.access`), never another
 
 from collections.abc import Sequence
 
-from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from trustee.core import Core
 from trustee.server.asgi.audit_device import AuditDevice, AuditMiddleware
 from trustee.server.asgi.body import BodyLimitMiddleware
-from trustee.server.asgi.faces import Face, Faces
+from trustee.server.asgi.faces import Face, FaceDispatch, Faces
 from trustee.server.asgi.gate import RequestGate
 from trustee.server.asgi.ratelimit import RateLimits
-from trustee.server.faces import archivist, vault
+from trustee.server.faces import archivist, scitt, vault
 
 __all__ = ["create_app", "front"]
 
 
 def create_app(core: Core, audit: AuditDevice | None = None) -> ASGIApp:
     """The server's application: every face behind the shared layers."""
-    routes = {archivist.face.PREFIX: archivist.create_api(core)}
-    app = ByPrefix(routes, vault.create_api(core, audit))
-    return front(app, (vault.FACE, archivist.face.face(core)), audit)
-
-
-class ByPrefix:
-    """Each request to the application whose path prefix it has (paths unchanged), else to
-    ``default``. The request gate serves hot routes with this as ``request.app``, so it shows
-    ``default``'s ``state`` (the Vault face's hot routes read the core there)."""
-
-    def __init__(self, apps: dict[str, ASGIApp], default: FastAPI) -> None:
-        self.apps = apps
-        self.default = default
-        self.state = default.state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        for prefix, app in self.apps.items():
-            if path == prefix or path.startswith(prefix + "/"):
-                await app(scope, receive, send)
-                return
-        await self.default(scope, receive, send)
+    apps = [
+        (vault.FACE, vault.create_api(core, audit)),
+        (archivist.face.face(core), archivist.create_api(core)),
+        (scitt.FACE, scitt.create_app(core)),
+    ]
+    return front(FaceDispatch(apps), [face for face, _ in apps], audit)
 
 
 def front(

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from trustee.storage import schema, schema_apps, schema_auth, schema_ledger
+from trustee.storage import schema, schema_apps, schema_auth, schema_ledger, schema_scitt
 
 Migration = Callable[[Connection], None]
 
@@ -125,6 +125,10 @@ def _v7_applications(conn: Connection) -> None:
     _create(conn, schema_apps.applications)
 
 
+def _v8_scitt(conn: Connection) -> None:
+    _create(conn, *schema_scitt.TABLES)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
     _v2_ledger,
@@ -133,6 +137,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v5_policy_names,
     _v6_idempotency,
     _v7_applications,
+    _v8_scitt,
 )
 
 

@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from starlette.routing import Route
-from starlette.types import ASGIApp, Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trustee.server.asgi.ratelimit import Rule
 
-__all__ = ["Face", "Faces", "Refuse"]
+__all__ = ["Face", "FaceDispatch", "Faces", "Refuse"]
 
 Credential = Callable[[Scope], str | None]
 """The server token a request carries, as its face reads it (for the audit log)."""
@@ -32,7 +32,10 @@ def _unchanged(scope: Scope) -> Scope:
 class Face:
     """One face as the shared layers see it.
 
-    ``prefix`` is the path it serves (``""`` for the face that answers every other path);
+    ``prefix`` is the path it serves (``""`` for the face that answers every other path), and
+    ``also`` any further paths it owns (SCITT's API sits at the server root, under
+    ``/entries`` and ``/.well-known/scitt-keys``); a request goes to the face with the longest
+    prefix that matches its path;
     ``credential`` reads the token a request carries; ``conventions`` rewrites a request before
     anything else looks at it (Vault's ``LIST`` verb); ``rate_limits`` are by path below the
     prefix; ``hot_routes`` are served by the gate itself, ahead of the face's application, and
@@ -41,13 +44,22 @@ class Face:
 
     prefix: str
     refuse: Refuse
+    also: tuple[str, ...] = ()
     credential: Credential = lambda scope: None
     conventions: Callable[[Scope], Scope] = _unchanged
     rate_limits: Mapping[str, Rule] = field(default_factory=dict)
     hot_routes: Sequence[Route] = ()
 
     def serves(self, path: str) -> bool:
-        return path == self.prefix or path.startswith(self.prefix + "/") or not self.prefix
+        return self.match_length(path) >= 0
+
+    def match_length(self, path: str) -> int:
+        """The length of the longest of this face's prefixes that ``path`` is under, or -1."""
+        best = -1
+        for prefix in (self.prefix, *self.also):
+            if not prefix or path == prefix or path.startswith(prefix + "/"):
+                best = max(best, len(prefix))
+        return best
 
 
 class Faces:
@@ -63,10 +75,13 @@ class Faces:
         return iter(self._faces)
 
     def of(self, path: str) -> Face:
+        """The face whose longest matching prefix is the longest (the catch-all otherwise)."""
+        best, length = self._default, -1
         for face in self._faces:
-            if face.serves(path):
-                return face
-        return self._default
+            matched = face.match_length(path)
+            if matched > length:
+                best, length = face, matched
+        return best
 
     def rate_limits(self) -> dict[str, Rule]:
         """Every face's rules, by full path."""
@@ -78,3 +93,23 @@ class Faces:
 
     def hot_routes(self) -> list[Route]:
         return [route for face in self._faces for route in face.hot_routes]
+
+
+class FaceDispatch:
+    """One ASGI application over the faces' own: each HTTP request to its face's application
+    (:meth:`Faces.of`), anything else (lifespan) to the catch-all face's."""
+
+    def __init__(self, apps: Sequence[tuple[Face, ASGIApp]]) -> None:
+        self.faces = Faces([face for face, _ in apps])
+        self._apps = {id(face): app for face, app in apps}
+        self._default = self._apps[id(self.faces.of("/\x00no face owns this path"))]
+
+    def app_of(self, path: str) -> ASGIApp:
+        """The application of the face that serves ``path`` (hot routes run as part of it)."""
+        return self._apps[id(self.faces.of(path))]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.app_of(scope["path"])(scope, receive, send)
+        else:
+            await self._default(scope, receive, send)

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trustee.server.asgi.body import read_body, replay
 from trustee.server.asgi.decoder import BodyRefused, decode_json_body
-from trustee.server.asgi.faces import Faces
+from trustee.server.asgi.faces import FaceDispatch, Faces
 from trustee.server.asgi.json_depth import MAX_JSON_DEPTH
 from trustee.server.asgi.ratelimit import RateLimits
 
@@ -77,7 +77,12 @@ class RequestGate:
         for route in face.hot_routes:
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
-                scope = {**scope, **child_scope, "app": self.app, "route": route}
+                app = (
+                    self.app.app_of(scope["path"])
+                    if isinstance(self.app, FaceDispatch)
+                    else self.app
+                )
+                scope = {**scope, **child_scope, "app": app, "route": route}
                 response = await route.endpoint(Request(scope, receive))
                 await response(scope, receive, send)
                 return

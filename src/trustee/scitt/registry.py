@@ -1,0 +1,193 @@
+"""The registration service: verified statements become leaves of the ledger's log.
+
+:meth:`ScittRegistry.register` verifies the statement and applies the policy *before* opening
+a transaction, so a refusal writes nothing. An accepted statement is appended in its own
+transaction under the log's append lock (:meth:`TransparencyLog.lock`), the same lock event
+appends take, so events and statements share one tree, one sequence of indexes and one
+checkpoint. Receipts are made on request from the stored proof nodes at the registration's
+tree size and signed by the receipt key; the entry id ``<tree_size>.<log_index>`` names both.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from trustee.auth.trust_lists import TrustListService
+from trustee.custody.barrier import Barrier
+from trustee.errors import InvalidRequest, NotFound
+from trustee.ledger import merkle
+from trustee.ledger.log import TransparencyLog, fetch_nodes
+from trustee.scitt import cbor
+from trustee.scitt.cose import decode_sign1
+from trustee.scitt.receipt import build_receipt, key_set_bytes, transparent_statement
+from trustee.scitt.receipt_key import ReceiptKey
+from trustee.scitt.statement import StatementError, verify_statement
+from trustee.storage import Database
+from trustee.storage.schema_scitt import scitt_statements as statements_t
+
+__all__ = ["Registered", "RegistrationPolicy", "ScittRegistry", "parse_entry_id"]
+
+_ENTRY_ID = re.compile(r"([1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})", re.ASCII)
+_RECEIPT_CACHE = 10_000
+
+
+@dataclass(frozen=True)
+class RegistrationPolicy:
+    """Who may register. ``trust_list`` None: any statement whose signature verifies under the
+    key it carries (``--dev``, and the default). A name: only statements whose signing key's
+    Ethereum address is on that trust list (ES256K; checked by key recovery when the statement
+    names its address in ``kid``), the lists the token verifier uses."""
+
+    trust_list: str | None = None
+
+
+@dataclass(frozen=True)
+class Registered:
+    entry_id: str
+    log_index: int
+    tree_size: int
+
+
+def parse_entry_id(entry_id: str) -> tuple[int, int]:
+    """``(tree_size, log_index)``; :class:`NotFound` for anything that is not an entry id."""
+    match = _ENTRY_ID.fullmatch(entry_id)
+    if match is None:
+        raise NotFound(f"no entry {entry_id[:64]!r}")
+    tree_size, log_index = int(match.group(1)), int(match.group(2))
+    if log_index >= tree_size:
+        raise NotFound(f"no entry {entry_id!r}")
+    return tree_size, log_index
+
+
+class ScittRegistry:
+    """Registration, receipts and the key set over one database and log; thread-safe."""
+
+    def __init__(
+        self,
+        db: Database,
+        log: TransparencyLog,
+        barrier: Barrier,
+        trust_lists: TrustListService,
+        *,
+        policy: RegistrationPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.log = log
+        self.trust_lists = trust_lists
+        self.policy = policy or RegistrationPolicy()
+        self.receipt_key = ReceiptKey(db, barrier, clock=clock)
+        self._clock = clock
+        self._receipts: OrderedDict[int, bytes] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        if statements_t not in log.leaf_tables:
+            log.leaf_tables.append(statements_t)
+
+    def register(self, data: bytes) -> Registered:
+        """Verify, apply the policy, append. :class:`InvalidRequest` (nothing written) when
+        the statement is refused; its message starts with the reason."""
+        try:
+            statement = verify_statement(data)
+        except StatementError as exc:
+            raise InvalidRequest(f"{exc.reason}: {exc.message}") from None
+        self._admit(statement.address)
+        self.receipt_key.kid  # noqa: B018  # a sealed server refuses before writing
+        self.log.ensure_state()
+        entry = statement.entry
+        with self.db.begin() as conn:
+            state = self.log.lock(conn)
+            now = max(self._clock(), state.updated_time)
+            log_index = state.size
+            tree_size, _ = self.log.append(conn, state, [merkle.leaf_hash(entry)], now)
+            conn.execute(
+                sa.insert(statements_t).values(
+                    log_index=log_index,
+                    tree_size=tree_size,
+                    entry=entry,
+                    registered_time=now,
+                    alg=statement.algorithm,
+                    issuer=statement.issuer,
+                    subject=statement.subject,
+                    content_type=statement.content_type,
+                    key_thumbprint=statement.key.thumbprint(),
+                )
+            )
+        return Registered(f"{tree_size}.{log_index}", log_index, tree_size)
+
+    def _admit(self, address: str | None) -> None:
+        name = self.policy.trust_list
+        if name is None:
+            return
+        try:
+            trusted = self.trust_lists.resolve(name)
+        except NotFound:
+            raise InvalidRequest(
+                f"untrusted_issuer: the registration trust list {name!r} does not exist"
+            ) from None
+        if address is None or address not in trusted:
+            who = address or "a key that is not secp256k1"
+            raise InvalidRequest(f"untrusted_issuer: {who} is not on trust list {name!r}")
+
+    def receipt(self, entry_id: str) -> bytes:
+        """The receipt of a registered statement (the same bytes each time, per process)."""
+        tree_size, log_index = parse_entry_id(entry_id)
+        with self._cache_lock:
+            cached = self._receipts.get(log_index)
+        if cached is not None:
+            return cached
+        row = self._row(tree_size, log_index)
+        with self.db.connect() as conn:
+            path = self.log.inclusion_proofs(conn, [log_index], tree_size)[log_index]
+            nodes = fetch_nodes(conn, merkle.root_node_ids(tree_size))
+        root = merkle.root_from_nodes(tree_size, nodes)
+        key = self.receipt_key
+        receipt = build_receipt(
+            tree_size=tree_size,
+            leaf_index=log_index,
+            path=path,
+            root=root,
+            alg=key.alg,
+            kid=key.kid,
+            sign=key.sign,
+            issuer=self.log.origin,
+            subject=row.subject,
+            issued_at=int(row.registered_time),
+        )
+        with self._cache_lock:
+            self._receipts[log_index] = receipt
+            while len(self._receipts) > _RECEIPT_CACHE:
+                self._receipts.popitem(last=False)
+        return receipt
+
+    def transparent_statement(self, entry_id: str) -> bytes:
+        """The registered statement with its receipt in unprotected label 394."""
+        tree_size, log_index = parse_entry_id(entry_id)
+        row = self._row(tree_size, log_index)
+        return transparent_statement(decode_sign1(bytes(row.entry)), [self.receipt(entry_id)])
+
+    def key_set(self) -> bytes:
+        """The receipt verification keys as a COSE_KeySet."""
+        return key_set_bytes([(self.receipt_key.public, self.receipt_key.alg)])
+
+    def key(self, kid_hex: str) -> bytes:
+        """One receipt key by the hex of its ``kid``, as a COSE_Key."""
+        public = self.receipt_key.public
+        if kid_hex.lower() != public.thumbprint().hex():
+            raise NotFound(f"no receipt key {kid_hex[:80]!r}")
+        return cbor.encode(public.to_map(kid=public.thumbprint(), alg=self.receipt_key.alg))
+
+    def _row(self, tree_size: int, log_index: int) -> sa.Row:  # type: ignore[type-arg]
+        with self.db.connect() as conn:
+            row = conn.execute(
+                sa.select(statements_t).where(statements_t.c.log_index == log_index)
+            ).first()
+        if row is None or row.tree_size != tree_size:
+            raise NotFound(f"no entry {tree_size}.{log_index}")
+        return row
