@@ -15,6 +15,7 @@ from trustee.server.asgi.audit_device import AuditDevice, AuditMiddleware
 from trustee.server.asgi.body import BodyLimitMiddleware
 from trustee.server.asgi.faces import Face, FaceDispatch, Faces
 from trustee.server.asgi.gate import RequestGate
+from trustee.server.asgi.keepalive import KeepAliveHint
 from trustee.server.asgi.ratelimit import RateLimits
 from trustee.server.faces import archivist, scitt, vault
 
@@ -38,9 +39,10 @@ def front(
     *,
     limits: RateLimits | None = None,
 ) -> ASGIApp:
-    """``app`` behind the body cap, the audit log when there is one, and the request gate."""
+    """``app`` behind the keep-alive hint, the body cap, the audit log when there is one, and
+    the request gate."""
     known = Faces(faces)
     layered: ASGIApp = RequestGate(app, known, limits=limits)
     if audit is not None:
         layered = AuditMiddleware(layered, device=audit, faces=known)
-    return BodyLimitMiddleware(layered, known)
+    return KeepAliveHint(BodyLimitMiddleware(layered, known))

@@ -27,10 +27,11 @@ import resource
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from trustee.server.asgi import keepalive
 from trustee.server.throttle import Throttle
 
 HEAD_TIMEOUT_SECONDS = 10.0
-KEEP_ALIVE_SECONDS = 5
+KEEP_ALIVE_SECONDS = keepalive.KEEP_ALIVE_SECONDS
 MAX_CONNECTIONS = 1000
 """The cap when descriptors allow it: far above the benchmark's 64 connections and any single
 client's needs, far below what one process can serve before latency suffers."""
