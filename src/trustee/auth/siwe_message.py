@@ -278,7 +278,7 @@ def parse_message(text: str) -> SiweMessage:
     if lines.peek() == "Resources:":
         lines.take("the resources")
         found: list[str] = []
-        while (line := lines.peek()) is not None and line.startswith("- "):
+        while (item := lines.peek()) is not None and item.startswith("- "):
             found.append(lines.take("a resource")[2:])
         resources = tuple(found)
     rest = lines.peek()

@@ -125,6 +125,10 @@ def _v7_applications(conn: Connection) -> None:
     _create(conn, schema_apps.applications)
 
 
+def _v8_siwe_nonces(conn: Connection) -> None:
+    _create(conn, schema_auth.siwe_nonces)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
     _v2_ledger,
@@ -133,6 +137,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v5_policy_names,
     _v6_idempotency,
     _v7_applications,
+    _v8_siwe_nonces,
 )
 
 
