@@ -332,6 +332,18 @@ class Client:
             "POST", "auth/trustee/login", json={"role": role, "jwt": jwt}, authenticated=False
         )
 
+    def siwe_nonce(self, role: str) -> dict[str, Any]:
+        """A single-use nonce for a Sign-In with Ethereum message on ``role`` (no token)."""
+        return self._data(
+            "POST", "auth/trustee/siwe/nonce", json={"role": role}, authenticated=False
+        )
+
+    def siwe_login(self, role: str, message: str, signature: str) -> dict[str, Any]:
+        """Sign-In with Ethereum: an EIP-4361 message and its ``personal_sign`` signature, for
+        the ``auth`` block, as :meth:`login`. The new token is not adopted."""
+        body = {"role": role, "message": message, "signature": signature}
+        return self._auth("POST", "auth/trustee/siwe/login", json=body, authenticated=False)
+
     # -- trustees ------------------------------------------------------------------------------
 
     def create_trustee(self, name: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from trustee.auth.applications import ApplicationStore
 from trustee.auth.audiences import AudienceService
 from trustee.auth.login import TrusteeLogin
 from trustee.auth.roles import RoleService
+from trustee.auth.siwe_login import SiweLogin
 from trustee.auth.token_store import TokenStore
 from trustee.auth.trust_lists import TrustListService
 from trustee.custody.barrier import Barrier
@@ -46,6 +47,9 @@ class Core:
         self.trust_lists = TrustListService(db)
         self.roles = RoleService(db)
         self.login = TrusteeLogin(db, self.tokens, self.roles, self.trust_lists)
+        self.siwe = SiweLogin(
+            db, self.tokens, self.roles, self.trust_lists, leeway=self.login.leeway
+        )
         self.audiences = AudienceService(db)
         self.ledger = LedgerService(db, self.barrier)
         self.scitt = ScittRegistry(db, self.ledger.log, self.barrier, self.trust_lists)

@@ -418,6 +418,56 @@ def test_cli_bad_typed_data_says_what_is_missing(server: Server, carol: str) -> 
     assert "KeyError" not in signed.stderr and len(signed.stderr.strip().splitlines()) == 1
 
 
+def test_cli_login_siwe_with_a_key_and_with_a_wallet_signature(
+    server: Server, tmp_path: Path
+) -> None:
+    with server.client() as client:
+        client.write_role(
+            "wallets",
+            bound_issuers=[KNOWN_ADDRESS],
+            bound_domains=["agency.example"],
+            bound_chain_ids=[1],
+            token_policies=["default"],
+            token_ttl="5m",
+        )
+    logged = cli(
+        server, "login", "siwe", "--role", "wallets", "--key-env", "K", "--domain",
+        "agency.example", token="", K=KNOWN_KEY,
+    )  # fmt: skip
+    assert logged.returncode == 0, logged.stderr
+    token = logged.stdout.strip()
+    server.secrets.add(token)
+    with server.client(token) as client:
+        assert client.lookup_self()["meta"]["address"] == KNOWN_ADDRESS
+    other_chain = cli(
+        server, "login", "siwe", "--role", "wallets", "--key-env", "K", "--domain",
+        "agency.example", "--chain-id", "5", token="", K=KNOWN_KEY,
+    )  # fmt: skip
+    assert other_chain.returncode == 1
+    assert "login refused: chain_mismatch" in other_chain.stderr
+
+    # A wallet: the message printed, signed elsewhere, and the signature pasted.
+    message = cli(
+        server, "siwe", "message", "--role", "wallets", "--address", KNOWN_ADDRESS.lower(),
+        "--domain", "agency.example", "--statement", "Sign in to the agency.", token="",
+    )  # fmt: skip
+    assert message.returncode == 0, message.stderr
+    text = message.stdout.removesuffix("\n")
+    assert text.startswith("agency.example wants you to sign in with your Ethereum account:\n")
+    assert KNOWN_ADDRESS in text.splitlines()
+    (tmp_path / "message.txt").write_text(message.stdout)
+    signature = Account.sign_message(encode_defunct(text=text), KNOWN_KEY).signature.hex()
+    completing = ["login", "siwe", "--role", "wallets", "--message", str(tmp_path / "message.txt")]
+    done = cli(server, *completing, "--signature", signature, "--json", token="")
+    assert done.returncode == 0, done.stderr
+    auth = orjson.loads(done.stdout)
+    server.secrets.add(auth["client_token"])
+    assert auth["metadata"]["domain"] == "agency.example"
+    again = cli(server, *completing, "--signature", signature, token="")
+    assert again.returncode == 1 and "login refused: replayed" in again.stderr
+    assert again.stdout == ""
+
+
 def test_cli_operator_wait(server: Server) -> None:
     waited = cli(server, "operator", "wait", "--unsealed", "--timeout", "5")
     assert waited.returncode == 0 and waited.stdout == waited.stderr == ""

@@ -46,6 +46,9 @@ CHECKS = [
     "node-vault: tokenLookupSelf on the root token",
     "keystore: ethers Wallet.encrypt → trustee/import; the same signatures",
     "keystore: trustee export → ethers Wallet.fromEncryptedJson",
+    "siwe 3 + ethers 6: prepareMessage + signMessage log in to auth/trustee/siwe/login",
+    "siwe 3 + ethers 6: other domain, other chain, expired, wrong signer, other role's nonce "
+    "refused",
 ]
 
 

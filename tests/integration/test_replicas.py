@@ -1,4 +1,4 @@
-"""Two server processes on one PostgreSQL database: one log, one set of used jtis.
+"""Two server processes on one PostgreSQL database: one log, one set of used jtis and nonces.
 
 Replica A is unsealed with its share over HTTP; replica B starts with ``--unseal-key-file``
 (the kill test's B reads ``TRUSTEE_UNSEAL_KEY``). Clients spread signed events over both, and
@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import coincurve
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from eth_account import Account
+from eth_account.messages import encode_defunct
 
 from ledgerlib import Device, evidence
 from live_server import LiveServer
@@ -25,6 +28,7 @@ from replicas import Pair, start_pair
 from rfc9162 import leaf as leaf_hash
 from rfc9162 import root_of as tree_root
 from rfc9162 import verify_consistency, verify_inclusion
+from trustee.auth.siwe_message import SiweMessage, format_message, rfc3339
 from trustee.tokens import issue_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
@@ -251,6 +255,72 @@ def race_logins(pair: Pair, token: str) -> list[int]:
             statuses.append(client.post("/v1/auth/trustee/login", json=body).status_code)
 
     racers = [threading.Thread(target=login, args=(server,)) for server in pair.both]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    return statuses
+
+
+def test_a_siwe_nonce_spent_on_one_replica_is_refused_by_the_other(pair: Pair) -> None:
+    """A wallet's message logs in once across the cluster: its nonce, asked of either replica,
+    is spent by the first login, wherever it lands."""
+    wallet = Account.create()
+    role = {
+        "bound_issuers": [wallet.address],
+        "bound_domains": ["agency.example"],
+        "token_policies": ["renter"],
+        "token_ttl": "10m",
+    }
+
+    def signed(client: httpx.Client) -> dict[str, str]:
+        answer = client.post("/v1/auth/trustee/siwe/nonce", json={"role": "wallets"})
+        assert answer.status_code == 200, answer.text
+        now = time.time()
+        message = format_message(
+            SiweMessage(
+                domain="agency.example",
+                address=wallet.address,
+                uri="https://agency.example/login",
+                chain_id=1,
+                nonce=answer.json()["data"]["nonce"],
+                issued_at=rfc3339(now),
+                expiration_time=rfc3339(now + 300),
+            )
+        )
+        signature = wallet.sign_message(encode_defunct(text=message)).signature.hex()
+        return {"role": "wallets", "message": message, "signature": signature}
+
+    with pair.client(pair.a) as a, pair.client(pair.b) as b:
+        assert a.post("/v1/auth/trustee/role/wallets", json=role).status_code == 200
+        body = signed(b)  # the nonce comes from B, the login goes to A, the replay to B
+        first = a.post("/v1/auth/trustee/siwe/login", json=body)
+        assert first.status_code == 200, first.text
+        replayed = b.post("/v1/auth/trustee/siwe/login", json=body)
+        assert replayed.status_code == 400
+        assert replayed.json()["errors"][0].startswith("login refused: replayed")
+        issued = first.json()["auth"]["client_token"]
+        me = b.get("/v1/auth/token/lookup-self", headers={"X-Vault-Token": issued})
+        assert me.json()["data"]["meta"]["address"] == wallet.address
+        bodies = [signed(a if i % 2 else b) for i in range(10)]
+
+    # The same message sent to both at once: exactly one replica accepts it.
+    for body in bodies:
+        statuses = race(pair, "/v1/auth/trustee/siwe/login", body)
+        assert sorted(statuses) == [200, 400], statuses
+
+
+def race(pair: Pair, path: str, body: dict[str, str]) -> list[int]:
+    """The same request on both replicas at the same moment; the two statuses."""
+    statuses: list[int] = []
+    start = threading.Barrier(2)
+
+    def send(server: LiveServer) -> None:
+        with pair.client(server) as client:
+            start.wait()
+            statuses.append(client.post(path, json=body).status_code)
+
+    racers = [threading.Thread(target=send, args=(server,)) for server in pair.both]
     for racer in racers:
         racer.start()
     for racer in racers:

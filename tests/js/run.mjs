@@ -7,6 +7,7 @@ import "./checks/tokens.mjs";
 import "./checks/signatures.mjs";
 import "./checks/vault.mjs";
 import "./checks/keystore.mjs";
+import "./checks/siwe_login.mjs";
 
 const args = process.argv.slice(2);
 if (args[0] === "--list") {

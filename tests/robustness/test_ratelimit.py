@@ -72,6 +72,8 @@ def client(tmp_path):
     [
         ("/v1/sys/unseal", {"key": "00" * 32}),
         ("/v1/auth/trustee/login", {"role": "nobody", "jwt": "a.b.c"}),
+        ("/v1/auth/trustee/siwe/nonce", {"role": "nobody"}),
+        ("/v1/auth/trustee/siwe/login", {"role": "nobody", "message": "m", "signature": "0x"}),
     ],
 )
 def test_429_with_retry_after_once_the_burst_is_spent(client, path, body):

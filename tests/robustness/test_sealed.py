@@ -25,6 +25,8 @@ OPEN_WHILE_SEALED = {
 BODIES = {
     "/v1/trustee/verify": {"token": "a.b.c"},
     "/v1/auth/trustee/login": {"role": "renter", "jwt": "a.b.c"},
+    "/v1/auth/trustee/siwe/nonce": {"role": "renter"},
+    "/v1/auth/trustee/siwe/login": {"role": "renter", "message": "m", "signature": "0x00"},
 }
 PATH_VALUES = {
     "address": "0x9d8A62f656a8d1615C1294fd71e9CFb3E4855A4F",

@@ -62,6 +62,37 @@ class LoginResult:
     address: str
 
 
+def role_of(roles: RoleService, name: str) -> Role:
+    """The role a login names (``unknown_role``)."""
+    try:
+        return roles.get(name)
+    except NotFound:
+        raise LoginError("unknown_role", f"no role named {name!r}") from None
+
+
+def role_policies(role: Role) -> list[str]:
+    """The policies a login on this role grants (``invalid_policy``, ``root_policy``: 403)."""
+    # The role's policies in their one form: a role stored by an older version may have
+    # kept another spelling (" root") that the token store would have read as root.
+    try:
+        policies = policy_names([*role.token_policies, DEFAULT], "token_policies")
+    except InvalidRequest as exc:
+        raise LoginDenied("invalid_policy", f"role {role.name!r}: {exc.message}") from None
+    if ROOT in policies:
+        raise LoginDenied("root_policy", f"role {role.name!r} may not issue root tokens")
+    return policies
+
+
+def trusted_by(role: Role, trust_lists: TrustListService) -> TrustList:
+    """The addresses a role trusts: its ``bound_issuers`` and its trust list's."""
+    addresses = list(role.bound_issuers)
+    if role.trust_list is not None:
+        # A role naming a deleted list trusts only its own bound_issuers.
+        with contextlib.suppress(NotFound):
+            addresses.extend(trust_lists.resolve(role.trust_list))
+    return TrustList(addresses)
+
+
 class TrusteeLogin:
     def __init__(
         self,
@@ -86,21 +117,11 @@ class TrusteeLogin:
     def login(self, role_name: str, jwt: str, *, now: float | None = None) -> LoginResult:
         current = time.time() if now is None else now
         # 1. role
-        try:
-            role = self._roles.get(role_name)
-        except NotFound:
-            raise LoginError("unknown_role", f"no role named {role_name!r}") from None
-        # The role's policies in their one form: a role stored by an older version may have
-        # kept another spelling (" root") that the token store would have read as root.
-        try:
-            policies = policy_names([*role.token_policies, DEFAULT], "token_policies")
-        except InvalidRequest as exc:
-            raise LoginDenied("invalid_policy", f"role {role.name!r}: {exc.message}") from None
-        if ROOT in policies:
-            raise LoginDenied("root_policy", f"role {role.name!r} may not issue root tokens")
+        role = role_of(self._roles, role_name)
+        policies = role_policies(role)
 
         # 2. verification: signature, time, audience, trust
-        trusted = self._trusted(role)
+        trusted = trusted_by(role, self._trust_lists)
         audience = role.bound_audiences[0] if role.bound_audiences else None
         result = verify_token(
             jwt, trusted=trusted, audience=audience, at=current, leeway=self.leeway
@@ -162,14 +183,6 @@ class TrusteeLogin:
         current = time.time() if now is None else now
         with self._db.begin() as conn:
             return conn.execute(sa.delete(_J).where(_J.c.expire_time <= current)).rowcount
-
-    def _trusted(self, role: Role) -> TrustList:
-        addresses = list(role.bound_issuers)
-        if role.trust_list is not None:
-            # A role naming a deleted list trusts only its own bound_issuers.
-            with contextlib.suppress(NotFound):
-                addresses.extend(self._trust_lists.resolve(role.trust_list))
-        return TrustList(addresses)
 
     def _record_jti(self, key: str, expire_time: float, now: float) -> None:
         try:

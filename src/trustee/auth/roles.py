@@ -8,6 +8,14 @@ when any is set, and must carry no ``aud`` when none is), claims that must hold
 token's metadata (``claim_mappings``: claim → metadata key), and the server token it yields
 (``token_policies``, ``token_ttl``, ``token_max_ttl``; ``user_claim`` names the token's user,
 ``sub`` by default).
+
+Wallets log in with Sign-In with Ethereum (EIP-4361, :mod:`trustee.auth.siwe_login`) on a role
+that names the sites they sign in to: ``bound_domains`` (the message's ``domain``, exactly, case
+aside; a role without any refuses wallet logins, so a message signed for another site never
+logs in), ``bound_uris`` (the message's ``uri`` must match one when any is set; ``*`` as in
+bound claims), ``bound_chain_ids`` (the message's chain id must be one when any is set) and
+``bound_resources`` (when set, one of the message's resources must match one of them, as a
+list-valued claim does).
 """
 
 import json
@@ -43,6 +51,10 @@ class Role:
     token_ttl: int = 0
     token_max_ttl: int = 0
     user_claim: str = "sub"
+    bound_domains: list[str] = field(default_factory=list)
+    bound_uris: list[str] = field(default_factory=list)
+    bound_chain_ids: list[int] = field(default_factory=list)
+    bound_resources: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,6 +103,15 @@ def make_role(name: str, config: dict[str, Any]) -> Role:
     if max_ttl and ttl > max_ttl:
         raise InvalidRequest("token_ttl cannot be above token_max_ttl")
     user_claim = _string(config.get("user_claim") or "sub", "user_claim")
+    domains = [
+        item.lower() for item in _strings(config.get("bound_domains") or [], "bound_domains")
+    ]
+    for domain in domains:
+        if any(ch.isspace() for ch in domain) or "/" in domain:
+            raise InvalidRequest(f"bound_domains: {domain!r} is not a host[:port]")
+    uris = _strings(config.get("bound_uris") or [], "bound_uris")
+    resources = _strings(config.get("bound_resources") or [], "bound_resources")
+    chain_ids = _chain_ids(config.get("bound_chain_ids") or [])
     return Role(
         name=name,
         bound_issuers=issuers,
@@ -102,7 +123,26 @@ def make_role(name: str, config: dict[str, Any]) -> Role:
         token_ttl=ttl,
         token_max_ttl=max_ttl,
         user_claim=user_claim,
+        bound_domains=domains,
+        bound_uris=uris,
+        bound_chain_ids=chain_ids,
+        bound_resources=resources,
     )
+
+
+def _chain_ids(values: object) -> list[int]:
+    if isinstance(values, str | int):
+        values = [item.strip() for item in str(values).split(",") if item.strip()]
+    if not isinstance(values, list | tuple) or len(values) > MAX_LIST:
+        raise InvalidRequest("bound_chain_ids must be a list of chain ids")
+    chain_ids = []
+    for value in values:
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 78:
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidRequest(f"bound_chain_ids: {value!r} is not a positive integer")
+        chain_ids.append(value)
+    return sorted(set(chain_ids))
 
 
 def claim_matches(value: object, allowed: list[str]) -> bool:

@@ -129,6 +129,10 @@ def _v8_scitt(conn: Connection) -> None:
     _create(conn, *schema_scitt.TABLES)
 
 
+def _v9_siwe_nonces(conn: Connection) -> None:
+    _create(conn, schema_auth.siwe_nonces)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
     _v2_ledger,
@@ -138,6 +142,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v6_idempotency,
     _v7_applications,
     _v8_scitt,
+    _v9_siwe_nonces,
 )
 
 

@@ -56,5 +56,17 @@ audiences = sa.Table(
 )
 """Other parties, registered from a JWT they signed: their address and recovered public key."""
 
+siwe_nonces = sa.Table(
+    "siwe_nonces",
+    metadata,
+    sa.Column("nonce", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(128), nullable=False),
+    sa.Column("used", sa.Boolean, nullable=False),
+    sa.Column("expire_time", sa.Float, nullable=False, index=True),
+)
+"""Sign-In with Ethereum nonces handed out (migration 8), each for one role, until they expire.
+A login spends its nonce with one ``UPDATE … WHERE used = false``: of two replicas spending the
+same nonce, the database lets one update the row, so the other is refused as a replay."""
+
 #: Created by migration 3, in this order.
 TABLES: tuple[sa.Table, ...] = (acl_policies, trust_lists, auth_roles, used_jtis, audiences)

@@ -47,6 +47,9 @@ RATE_LIMITS = {
     "/v1/sys/unseal": Rule(burst=10, per_second=1),
     # Each attempt costs a signature recovery; a stolen or replayed JWT would be tried here.
     "/v1/auth/trustee/login": Rule(burst=30, per_second=10),
+    # The same for wallets; and each nonce asked for is a row written by someone unknown.
+    "/v1/auth/trustee/siwe/login": Rule(burst=30, per_second=10),
+    "/v1/auth/trustee/siwe/nonce": Rule(burst=30, per_second=10),
 }
 
 

@@ -10,6 +10,7 @@ such as node-vault still call. Each path is its own ACL resource, as in Vault.
 """
 
 import base64
+import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -18,6 +19,7 @@ from pydantic import Field
 
 from trustee.auth.audiences import trustee_decrypt, trustee_decrypt_claims, trustee_encrypt
 from trustee.auth.policy_names import policy_name
+from trustee.auth.siwe_message import rfc3339
 from trustee.custody.jwks import jwk_set
 from trustee.custody.trustees import decode_data
 from trustee.errors import InvalidRequest, NotFound
@@ -59,11 +61,25 @@ class RoleBody(Body):
     token_ttl: str | int | None = None
     token_max_ttl: str | int | None = None
     user_claim: str | None = Field(None, max_length=1024)
+    bound_domains: list[str] | str | None = None
+    bound_uris: list[str] | str | None = None
+    bound_chain_ids: list[int | str] | str | int | None = None
+    bound_resources: list[str] | str | None = None
 
 
 class LoginBody(Body):
     role: str = Field(max_length=128)
     jwt: str = Field(max_length=64 * 1024)
+
+
+class SiweNonceBody(Body):
+    role: str = Field(max_length=128)
+
+
+class SiweLoginBody(Body):
+    role: str = Field(max_length=128)
+    message: str = Field(max_length=64 * 1024)
+    signature: str = Field(max_length=8 * 1024)
 
 
 class AudienceBody(Body):
@@ -215,6 +231,28 @@ def login(request: Request, body: LoginBody) -> ORJSONResponse:
     """No token needed: the JWT is the credential."""
     unsealed(request)
     result = core_of(request).login.login(body.role, body.jwt)
+    auth = auth_block(result.issued, orphan=True) | {"metadata": result.issued.metadata}
+    return ok(None, auth=auth)
+
+
+@write(router, "/auth/trustee/siwe/nonce")
+def siwe_nonce(request: Request, body: SiweNonceBody) -> ORJSONResponse:
+    """No token needed: a single-use nonce for a Sign-In with Ethereum message on a role."""
+    issued = unsealed(request).siwe.issue_nonce(body.role)
+    return ok(
+        {
+            "nonce": issued.nonce,
+            "role": issued.role,
+            "expiration_time": rfc3339(issued.expire_time),
+            "ttl": int(issued.expire_time - time.time()),
+        }
+    )
+
+
+@write(router, "/auth/trustee/siwe/login")
+def siwe_login(request: Request, body: SiweLoginBody) -> ORJSONResponse:
+    """No token needed: the signed EIP-4361 message is the credential."""
+    result = unsealed(request).siwe.login(body.role, body.message, body.signature)
     auth = auth_block(result.issued, orphan=True) | {"metadata": result.issued.metadata}
     return ok(None, auth=auth)
 
