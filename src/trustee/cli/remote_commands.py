@@ -32,6 +32,13 @@ from trustee.cli.remote import connected
 MAX_INPUT_BYTES = 1024 * 1024
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the answer's data as JSON.")]
+KeystoreOption = Annotated[
+    Path | None, typer.Option("--keystore", help="Ethereum V3 keystore JSON file (- = stdin).")
+]
+PassphraseEnvOption = Annotated[
+    str | None,
+    typer.Option("--passphrase-env", help="Environment variable holding the passphrase."),
+]
 
 
 # -- plumbing ------------------------------------------------------------------------------
@@ -300,13 +307,8 @@ def trustee_delete(name: NameArgument) -> None:
 @trustee_app.command("import")
 def trustee_import(
     name: NameArgument,
-    keystore: Annotated[
-        Path | None, typer.Option("--keystore", help="Ethereum V3 keystore JSON file (- = stdin).")
-    ] = None,
-    passphrase_env: Annotated[
-        str | None,
-        typer.Option("--passphrase-env", help="Environment variable holding the passphrase."),
-    ] = None,
+    keystore: KeystoreOption = None,
+    passphrase_env: PassphraseEnvOption = None,
     private_key_env: Annotated[
         str | None,
         typer.Option("--private-key-env", help="Environment variable holding the hex key."),
@@ -347,10 +349,7 @@ def trustee_export(
             "--out", "-o", help="Write the V3 keystore to this file (mode 0600), not stdout."
         ),
     ] = None,
-    passphrase_env: Annotated[
-        str | None,
-        typer.Option("--passphrase-env", help="Environment variable holding the passphrase."),
-    ] = None,
+    passphrase_env: PassphraseEnvOption = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Export a trustee's key as a passphrase-encrypted V3 keystore (needs sudo).

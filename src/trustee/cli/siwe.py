@@ -22,7 +22,13 @@ from trustee.auth.siwe_message import (
 )
 from trustee.cli.console import fail, usage_error
 from trustee.cli.remote import connected
-from trustee.cli.remote_commands import print_json, read_input, secret_from_env
+from trustee.cli.remote_commands import (
+    KeystoreOption,
+    PassphraseEnvOption,
+    print_json,
+    read_input,
+    secret_from_env,
+)
 from trustee.crypto.address import address_from_public_key, parse_address
 from trustee.crypto.encoding import hex_decode
 from trustee.crypto.errors import CryptoError
@@ -117,13 +123,8 @@ def login_siwe(
         str | None,
         typer.Option("--key-env", help="Environment variable holding the hex private key."),
     ] = None,
-    keystore: Annotated[
-        Path | None, typer.Option("--keystore", help="Ethereum V3 keystore JSON file (- = stdin).")
-    ] = None,
-    passphrase_env: Annotated[
-        str | None,
-        typer.Option("--passphrase-env", help="Environment variable holding the passphrase."),
-    ] = None,
+    keystore: KeystoreOption = None,
+    passphrase_env: PassphraseEnvOption = None,
     message_file: Annotated[
         str | None,
         typer.Option("--message", help="With --signature: the file (- = stdin) of the message."),
