@@ -37,7 +37,7 @@ def test_sign_in_keeps_the_token_in_session_storage_only(page_factory, demo, art
     page.goto("/ui")  # the redirect to /ui/
     expect(page).to_have_url(f"{demo.address}/ui/#/assets")
     page.get_by_label("Server token").fill("not-a-token")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text("The server refused this token")
 
     # Keyboard only: focus is on the field after the error; type and press Enter.
@@ -159,7 +159,7 @@ def test_checkpoint_signature_checked_in_browser_else_by_server(page_factory, de
         page = page_factory(init_script=init_script)
         page.goto("/ui/#/log")  # sign in, then land where the link pointed
         page.get_by_label("Server token").fill(demo.root_token)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         verdict = page.locator(".card .verdict")
         expect(verdict).to_have_attribute("data-verified", "true")
         expect(verdict).to_have_attribute("data-where", where)
@@ -275,7 +275,7 @@ def test_a_caller_without_claim_rights_is_told_so(page_factory, demo) -> None:
     page = page_factory()
     page.goto("/ui/#/trustees")
     page.get_by_label("Server token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.locator("table.trustees")).to_contain_text(demo.alice)
     page.get_by_role("button", name="Claim a token").click()
     expect(page.get_by_role("alert")).to_contain_text("Not allowed: permission denied")
@@ -313,7 +313,7 @@ def test_a_revoked_token_sends_the_page_back_to_sign_in(page_factory, demo) -> N
     page = page_factory()
     page.goto("/ui/")
     page.get_by_label("Server token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     # Revoke only once the assets have loaded, so the click on "Log" is what meets it.
     expect(page.get_by_role("list", name="Assets").get_by_role("listitem").first).to_be_visible()
     revoked = demo.api()

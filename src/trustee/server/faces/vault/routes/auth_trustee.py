@@ -20,6 +20,8 @@ from pydantic import Field
 from trustee.auth.audiences import trustee_decrypt, trustee_decrypt_claims, trustee_encrypt
 from trustee.auth.policy_names import policy_name
 from trustee.auth.siwe_message import rfc3339
+from trustee.crypto.address import parse_address
+from trustee.crypto.errors import CryptoError
 from trustee.custody.jwks import jwk_set
 from trustee.custody.trustees import decode_data
 from trustee.errors import InvalidRequest, NotFound
@@ -74,6 +76,9 @@ class LoginBody(Body):
 
 class SiweNonceBody(Body):
     role: str = Field(max_length=128)
+    address: str | None = Field(None, max_length=64)
+    """Optional: answered in its EIP-55 form, which the message must carry (a page cannot
+    easily compute keccak-256, and wallets answer their addresses in lower case)."""
 
 
 class SiweLoginBody(Body):
@@ -238,15 +243,22 @@ def login(request: Request, body: LoginBody) -> ORJSONResponse:
 @write(router, "/auth/trustee/siwe/nonce")
 def siwe_nonce(request: Request, body: SiweNonceBody) -> ORJSONResponse:
     """No token needed: a single-use nonce for a Sign-In with Ethereum message on a role."""
+    address = None
+    if body.address is not None:
+        try:
+            address = parse_address(body.address)
+        except CryptoError as exc:
+            raise InvalidRequest(f"address: {exc}") from None
     issued = unsealed(request).siwe.issue_nonce(body.role)
-    return ok(
-        {
-            "nonce": issued.nonce,
-            "role": issued.role,
-            "expiration_time": rfc3339(issued.expire_time),
-            "ttl": int(issued.expire_time - time.time()),
-        }
-    )
+    data = {
+        "nonce": issued.nonce,
+        "role": issued.role,
+        "expiration_time": rfc3339(issued.expire_time),
+        "ttl": int(issued.expire_time - time.time()),
+    }
+    if address is not None:
+        data["address"] = address
+    return ok(data)
 
 
 @write(router, "/auth/trustee/siwe/login")

@@ -40,8 +40,9 @@ const STATUS_TEXT = {
 /**
  * Call `/v1/<path>` (or an absolute path) and answer the envelope's `data`.
  * Errors become ApiError with the server's own message, which is written for people.
+ * `whole` answers the whole envelope instead (a login's `auth` block is beside `data`).
  */
-export async function api(path, { method = "GET", body, auth = true, token } = {}) {
+export async function api(path, { method = "GET", body, auth = true, token, whole = false } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (auth) {
@@ -81,6 +82,7 @@ export async function api(path, { method = "GET", body, auth = true, token } = {
     throw error;
   }
   if (payload === null) return null;
+  if (whole) return payload;
   return payload.data === undefined ? payload : payload.data;
 }
 
