@@ -259,3 +259,22 @@ def test_a_nonce_is_32_alphanumerics_and_expires(core, client, wallet):
     assert len(data["nonce"]) == 32 and data["nonce"].isalnum()
     assert 290 <= data["ttl"] <= 300 and data["role"] == "renter"
     assert core.siwe.purge_nonces(time.time() + 301) == 1
+
+
+def test_a_nonce_answers_the_wallets_address_in_eip55_form(client, wallet):
+    """The explorer has no keccak: it sends a wallet's lower-case address and gets its
+    checksummed form back to write into the message; a malformed one is refused."""
+    setup_role(client, wallet)
+    body = {"role": "renter", "address": wallet.address.lower()}
+    answer = client.post("/v1/auth/trustee/siwe/nonce", json=body, headers={})
+    assert answer.json()["data"]["address"] == wallet.address
+    assert (
+        "address"
+        not in client.post(
+            "/v1/auth/trustee/siwe/nonce", json={"role": "renter"}, headers={}
+        ).json()["data"]
+    )
+    bad = client.post(
+        "/v1/auth/trustee/siwe/nonce", json={"role": "renter", "address": "0x12"}, headers={}
+    )
+    assert bad.status_code == 400 and bad.json()["errors"][0].startswith("address:")
