@@ -6,6 +6,11 @@ with a message and an exit status. Services never speak HTTP. Messages are for u
 what was wrong and never carry secret material (keys, tokens, passphrases, unseal shares).
 """
 
+from collections.abc import Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class TrusteeError(Exception):
     """Base of every error a user can cause or see; one not named below is the server's fault."""
@@ -61,3 +66,12 @@ class StorageUnavailable(TrusteeError):
     def __init__(self, message: str, retry_after: int = 2) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def nearest(error: Exception, table: "Mapping[type[TrusteeError], T]", default: T) -> T:
+    """The entry of ``error``'s nearest class in a face's table (its own class, else the
+    closest ancestor named there), or ``default``: how each face turns errors into statuses."""
+    for kind in type(error).__mro__:
+        if kind in table:
+            return table[kind]
+    return default

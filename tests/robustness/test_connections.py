@@ -29,7 +29,7 @@ from trustee.server.connections import (
     RESERVED_DESCRIPTORS,
     DescriptorStormFilter,
 )
-from trustee.server.throttle import Throttle
+from trustee.throttle import Throttle
 
 SLOW_CLIENTS = 50
 SLOW_HEAD = b"GET /v1/sys/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "

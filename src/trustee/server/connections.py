@@ -28,7 +28,7 @@ import resource
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from trustee.server.asgi import keepalive
-from trustee.server.throttle import Throttle
+from trustee.throttle import Throttle
 
 HEAD_TIMEOUT_SECONDS = 10.0
 KEEP_ALIVE_SECONDS = keepalive.KEEP_ALIVE_SECONDS

@@ -29,6 +29,7 @@ from trustee.errors import (
     TooLarge,
     TrusteeError,
     Unauthenticated,
+    nearest,
 )
 
 __all__ = ["RATE_LIMIT_RESET", "error_response", "error_response_for", "install_error_handlers"]
@@ -68,11 +69,7 @@ def error_response(status: int, message: str, headers: Mapping[str, str] | None 
 
 
 def status_of(error: TrusteeError) -> int:
-    for kind in type(error).__mro__:
-        status = STATUSES.get(kind)
-        if status is not None:
-            return status
-    return 500
+    return nearest(error, STATUSES, 500)
 
 
 def error_response_for(request: Request, exc: Exception) -> Response:

@@ -17,6 +17,7 @@ from trustee.errors import (
     StorageUnavailable,
     TooLarge,
     TrusteeError,
+    nearest,
 )
 from trustee.scitt import cbor
 
@@ -47,7 +48,7 @@ def refuse(status: int, message: str, headers: Mapping[str, str]) -> ASGIApp:
 
 
 def problem_for(exc: TrusteeError) -> Response:
-    status = next((s for kind, s in _STATUSES.items() if isinstance(exc, kind)), 500)
+    status = nearest(exc, _STATUSES, 500)
     headers = {}
     if isinstance(exc, StorageUnavailable):
         headers["Retry-After"] = str(exc.retry_after)

@@ -22,10 +22,10 @@ from trustee.errors import (
     StorageUnavailable,
     TooLarge,
     TrusteeError,
+    nearest,
 )
 from trustee.ids import uuid4_text
 from trustee.server.faces.vault.openapi import api_routes
-from trustee.server.throttle import Throttle
 
 logger = logging.getLogger("trustee.server")
 
@@ -45,11 +45,7 @@ error named nowhere here is the server's fault (500)."""
 
 
 def status_of(error: TrusteeError) -> int:
-    for kind in type(error).__mro__:
-        status = STATUSES.get(kind)
-        if status is not None:
-            return status
-    return 500
+    return nearest(error, STATUSES, 500)
 
 
 class ORJSONResponse(JSONResponse):
@@ -96,7 +92,6 @@ def error_response_for(request: Request, exc: Exception) -> ORJSONResponse:
     """The answer to an exception a route raised: the one mapping of error classes to statuses,
     for FastAPI's handlers and for the routes the request gate serves itself."""
     if isinstance(exc, StorageUnavailable):
-        _outage_log(exc)
         response = error_response(503, exc.message)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -117,17 +112,6 @@ def error_response_for(request: Request, exc: Exception) -> ORJSONResponse:
     path, kind = request.url.path, type(exc).__name__
     logger.error("internal error on %s %s: %s", request.method, path, kind)
     return error_response(500, "internal error")
-
-
-_outages = Throttle(10.0)
-
-
-def _outage_log(exc: StorageUnavailable) -> None:
-    """One line per ten seconds while storage is down, not a traceback per request."""
-    count = _outages.due()
-    if count is not None:
-        cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "unknown"
-        logger.warning("storage unavailable (%s); %d requests answered 503", cause, count)
 
 
 def install_error_handlers(app: FastAPI) -> None:
