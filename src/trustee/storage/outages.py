@@ -4,11 +4,9 @@ A database that is down, restarting ("the database system is starting up"), unre
 connections or locked answers with the driver's *operational* errors. Those are the client's
 cue to retry elsewhere or later, so :class:`~trustee.storage.Database` turns them into
 :class:`~trustee.errors.StorageUnavailable`, which every face answers 503 with
-``Retry-After``; any other database error stays a bug (500). The log gets one line per ten
-seconds while it lasts, whichever face the requests came through, not a line per request.
+``Retry-After``; any other database error stays a bug (500).
 """
 
-import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,12 +15,8 @@ import psycopg
 import sqlalchemy as sa
 
 from trustee.errors import StorageUnavailable
-from trustee.throttle import Throttle
 
 __all__ = ["OUTAGES", "outages_as_unavailable"]
-
-logger = logging.getLogger("trustee.storage")
-_reports = Throttle(10.0)
 
 OUTAGES: tuple[type[Exception], ...] = (
     sa.exc.OperationalError,
@@ -43,10 +37,5 @@ def outages_as_unavailable() -> Iterator[None]:
     except StorageUnavailable:
         raise
     except OUTAGES as exc:
-        count = _reports.due()
-        if count is not None:
-            logger.warning(
-                "storage unavailable (%s); %d times since the last line", type(exc).__name__, count
-            )
         # The driver's message may name the host or the statement: only the kind goes on.
         raise StorageUnavailable(f"storage unavailable ({type(exc).__name__})") from exc

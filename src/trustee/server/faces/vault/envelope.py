@@ -26,6 +26,7 @@ from trustee.errors import (
 )
 from trustee.ids import uuid4_text
 from trustee.server.faces.vault.openapi import api_routes
+from trustee.throttle import Throttle
 
 logger = logging.getLogger("trustee.server")
 
@@ -92,6 +93,7 @@ def error_response_for(request: Request, exc: Exception) -> ORJSONResponse:
     """The answer to an exception a route raised: the one mapping of error classes to statuses,
     for FastAPI's handlers and for the routes the request gate serves itself."""
     if isinstance(exc, StorageUnavailable):
+        _outage_log(exc)
         response = error_response(503, exc.message)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -112,6 +114,17 @@ def error_response_for(request: Request, exc: Exception) -> ORJSONResponse:
     path, kind = request.url.path, type(exc).__name__
     logger.error("internal error on %s %s: %s", request.method, path, kind)
     return error_response(500, "internal error")
+
+
+_outages = Throttle(10.0)
+
+
+def _outage_log(exc: StorageUnavailable) -> None:
+    """One line per ten seconds while storage is down, not a traceback per request."""
+    count = _outages.due()
+    if count is not None:
+        cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "unknown"
+        logger.warning("storage unavailable (%s); %d requests answered 503", cause, count)
 
 
 def install_error_handlers(app: FastAPI) -> None:
