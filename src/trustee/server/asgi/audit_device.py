@@ -285,7 +285,7 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         device = self.device
-        face = self.faces.of(scope["path"])
+        face = self.faces.of_request(scope)
         body, tail = await read_body(receive)
         request_id = str(uuid.uuid4())
         headers = scope.get("headers", [])

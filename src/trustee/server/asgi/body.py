@@ -23,7 +23,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refuse = self.faces.of(scope["path"]).refuse
+        refuse = self.faces.of_request(scope).refuse
         for name, value in scope.get("headers", []):
             if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
                 await refuse(413, TOO_LARGE, {})(scope, receive, send)

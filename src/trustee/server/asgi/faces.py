@@ -24,6 +24,9 @@ Refuse = Callable[[int, str, Mapping[str, str]], ASGIApp]
 """(status, message, extra headers) → the ASGI response that says so in the face's shape."""
 
 
+_FACE_KEY = "trustee.face"
+
+
 def _unchanged(scope: Scope) -> Scope:
     return scope
 
@@ -83,6 +86,14 @@ class Faces:
                 best, length = face, matched
         return best
 
+    def of_request(self, scope: Scope) -> Face:
+        """:meth:`of` the request's path, found once per request: every shared layer and the
+        dispatch ask, and the answer is kept in the scope for the ones after."""
+        face = scope.get(_FACE_KEY)
+        if face is None:
+            face = scope[_FACE_KEY] = self.of(scope["path"])
+        return face
+
     def rate_limits(self) -> dict[str, Rule]:
         """Every face's rules, by full path."""
         return {
@@ -104,12 +115,12 @@ class FaceDispatch:
         self._apps = {id(face): app for face, app in apps}
         self._default = self._apps[id(self.faces.of("/\x00no face owns this path"))]
 
-    def app_of(self, path: str) -> ASGIApp:
-        """The application of the face that serves ``path`` (hot routes run as part of it)."""
-        return self._apps[id(self.faces.of(path))]
+    def app_of(self, scope: Scope) -> ASGIApp:
+        """The application of the face that serves the request (hot routes run as part of it)."""
+        return self._apps[id(self.faces.of_request(scope))]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self.app_of(scope["path"])(scope, receive, send)
+            await self.app_of(scope)(scope, receive, send)
         else:
             await self._default(scope, receive, send)

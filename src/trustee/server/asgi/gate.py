@@ -58,7 +58,7 @@ class RequestGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        face = self.faces.of(scope["path"])
+        face = self.faces.of_request(scope)
         scope = face.conventions(scope)
         wait = self.limits.retry_after(scope)
         if wait:
@@ -78,7 +78,7 @@ class RequestGate:
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
                 app = (
-                    self.app.app_of(scope["path"])
+                    self.app.app_of(scope)
                     if isinstance(self.app, FaceDispatch)
                     else self.app
                 )
