@@ -77,11 +77,7 @@ class RequestGate:
         for route in face.hot_routes:
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
-                app = (
-                    self.app.app_of(scope)
-                    if isinstance(self.app, FaceDispatch)
-                    else self.app
-                )
+                app = self.app.app_of(scope) if isinstance(self.app, FaceDispatch) else self.app
                 scope = {**scope, **child_scope, "app": app, "route": route}
                 response = await route.endpoint(Request(scope, receive))
                 await response(scope, receive, send)
