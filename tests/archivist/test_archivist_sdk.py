@@ -200,3 +200,24 @@ def test_one_ledger_for_both_faces(server, arch) -> None:
         params={"page_token": first["next_page_token"], "operation": "Other"},
     )
     assert widened.status_code == 400
+
+
+def test_openapi_documents_the_hot_event_post(server) -> None:
+    """The gate serves event posts ahead of FastAPI; the document must still show them."""
+    document = httpx.get(f"{server.address}/archivist/openapi.json").json()
+    operation = document["paths"]["/archivist/v2/assets/{asset}/events"]["post"]
+    assert "PostEvent" in str(operation["requestBody"])
+    assert any(p["name"] == "Idempotency-Key" for p in operation["parameters"])
+
+
+def test_token_exchange_rate_limit_answers_429_with_retry_after(server) -> None:
+    """Guessing client secrets is throttled, and the refusal is DataTrails-shaped."""
+    form = {"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"}
+    url = f"{server.address}/archivist/iam/v1/appidp/token"
+    with httpx.Client() as client:
+        answers = [client.post(url, data=form) for _ in range(40)]
+    limited = [answer for answer in answers if answer.status_code == 429]
+    assert limited, [answer.status_code for answer in answers]
+    assert int(limited[0].headers["Retry-After"]) >= 1
+    assert set(limited[0].json()) == {"code", "message", "details"}
+    assert {answer.status_code for answer in answers} <= {401, 429}

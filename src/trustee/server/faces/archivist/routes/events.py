@@ -1,7 +1,7 @@
 """``/archivist/v2/assets/{uuid}/events``: post (a hot route), list and read events; ``-`` for
 the asset lists every asset's events."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -67,6 +67,20 @@ def post_event_route(core: Core) -> Route:
             return error_response_for(request, _validation(exc))
 
     return Route(EVENTS_PATH, endpoint, methods=["POST"])
+
+
+@router.post(EVENTS_PATH)
+def create_event(
+    asset: str,
+    body: PostEvent,
+    idempotency_key: str | None = Header(None, alias=IDEMPOTENCY_HEADER),
+) -> Response:
+    """Appends an event to the asset's history and the log; a retry with the same
+    ``Idempotency-Key`` and body answers the event first appended.
+
+    Served by the request gate (:func:`post_event_route`); this route only puts the operation
+    in the OpenAPI document, and fails loudly if a request ever reaches it."""
+    raise RuntimeError(f"{EVENTS_PATH} is served by the request gate")
 
 
 def _validation(exc: Exception) -> Exception:
