@@ -3,12 +3,15 @@
 Routes come from the applications themselves, built in-process over a dev core: the paths of
 the Vault face's and the DataTrails face's OpenAPI documents, the SCITT face's routes, and the
 hot routes the request gate serves ahead of each face (the DataTrails event post is in no
-OpenAPI document). A route added without a line in ``docs/api.md`` fails here.
+OpenAPI document). A route, or a method of a route, added without its row in ``docs/api.md``
+fails here; so does a path the document names that no route serves.
 
 The document names a route by its full path inside a code span, its parameters in braces
 (``/v1/trustee/trustees/{name}``) or Vault's way (``/v1/trustee/trustees/:name``); parameter
-names are not compared, so ``{uuid}`` and ``{asset}`` are the same segment. ``docs/api.md``
-states this convention at its top.
+names are not compared, so ``{uuid}`` and ``{asset}`` are the same segment. An operation is a
+table row whose first cell is the path and whose second names the method (``LIST`` stands for
+``GET``); PUT, Vault's alias of POST, is stated once for all. ``docs/api.md`` states this
+convention at its top.
 """
 
 import re
@@ -83,6 +86,41 @@ def documented_paths(text: str) -> set[str]:
     return found
 
 
+METHOD = re.compile(r"\b(GET|POST|PUT|DELETE|PATCH|LIST)\b")
+
+
+def documented_operations(text: str) -> set[tuple[str, str]]:
+    """``(normalised path, method)`` of every table row whose first cell is a path and whose
+    second names methods; ``LIST`` is Vault's ``GET ?list=true``."""
+    found = set()
+    for line in text.splitlines():
+        cells = line.split("|")
+        if not line.startswith("|") or len(cells) < 4:
+            continue
+        paths = documented_paths(cells[1])
+        for method in METHOD.findall(cells[2]):
+            found |= {(normalised(path), "GET" if method == "LIST" else method) for path in paths}
+    return found
+
+
+def route_operations(server: Server) -> dict[tuple[str, str], str]:
+    """Every operation a client calls: the OpenAPI documents' (less the PUT aliases of POST,
+    which the document states once), the SCITT routes' and the hot routes' (HEAD and PUT
+    aside, as aliases)."""
+    operations: dict[tuple[str, str], str] = {}
+    for app, source in ((server.vault, "Vault"), (server.archivist, "DataTrails")):
+        for path, item in app.openapi()["paths"].items():  # type: ignore[attr-defined]
+            for method, operation in item.items():
+                if "x-trustee-alias-of" not in operation or method != "put":
+                    operations[(path, method.upper())] = f"the {source} face's OpenAPI document"
+    routes = [(route, "the SCITT face's routes") for route in server.scitt.routes]  # type: ignore[attr-defined]
+    routes += [(route, "a hot route") for face, _ in server.faces for route in face.hot_routes]
+    for route, source in routes:
+        for method in route.methods - {"HEAD", "PUT"}:
+            operations.setdefault((route.path, method), source)
+    return operations
+
+
 def route_paths(server: Server) -> dict[str, str]:
     """Every route's path, by where it comes from."""
     paths: dict[str, str] = {}
@@ -113,6 +151,17 @@ def test_every_route_is_documented(server: Server) -> None:
         if normalised(path) not in documented
     )
     assert not missing, "routes missing from docs/api.md:\n" + "\n".join(missing)
+
+
+def test_every_operation_is_in_a_table(server: Server) -> None:
+    """Each method of each route has its row (path, then method) in one of the tables."""
+    documented = documented_operations(DOC.read_text(encoding="utf-8"))
+    missing = sorted(
+        f"{method} {path} ({source})"
+        for (path, method), source in route_operations(server).items()
+        if (normalised(path), method) not in documented
+    )
+    assert not missing, "operations without a row in docs/api.md:\n" + "\n".join(missing)
 
 
 def test_every_documented_path_is_routed(server: Server) -> None:
@@ -150,6 +199,11 @@ def test_the_path_check_tells_routes_apart(server: Server) -> None:
     )
     text = "`/v1/trustee/trustees/{name}` and `GET /v1/sys/health?activecode=200`."
     assert documented_paths(text) == {"/v1/trustee/trustees/{name}", "/v1/sys/health"}
+    rows = "| `/v1/trustee/trustees/:name` | LIST / DELETE | x |\n| `/v1/sys/seal` | 10 | 1/s |"
+    assert documented_operations(rows) == {
+        ("/v1/trustee/trustees/{}", "GET"),
+        ("/v1/trustee/trustees/{}", "DELETE"),
+    }
 
 
 @pytest.mark.parametrize(
