@@ -176,8 +176,8 @@ def test_every_documented_path_is_routed(server: Server) -> None:
 
 
 def _routes(server: Server, path: str) -> bool:
-    app = server.dispatch.app_of(path)
     scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "query_string": b""}
+    app = server.dispatch.app_of(scope)
     routes = list(app.routes)  # type: ignore[attr-defined]
     for face, face_app in server.faces:
         if face_app is app:
