@@ -20,6 +20,7 @@ Everything raises a ``ValueError`` subclass saying why on bad input: :class:`Sta
 for key files.
 """
 
+from trustee.scitt.check import Verdict, verdict_of
 from trustee.scitt.cose import CoseError, Sign1, decode_sign1
 from trustee.scitt.keys import ALGORITHMS, BadKey, CoseKey
 from trustee.scitt.pem import SigningKey, load_signing_key, load_verifying_key
@@ -57,6 +58,7 @@ __all__ = [
     "Statement",
     "StatementError",
     "TransparentCheck",
+    "Verdict",
     "build_receipt",
     "decode_sign1",
     "entry_of",
@@ -67,6 +69,7 @@ __all__ = [
     "sign_statement",
     "split_transparent_statement",
     "transparent_statement",
+    "verdict_of",
     "verify_receipt",
     "verify_statement",
     "verify_transparent_statement",
