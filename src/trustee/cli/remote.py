@@ -22,12 +22,12 @@ from trustee.tokens import TrustList
 Describe = Callable[[TrusteeError], str]
 
 
-def unreachable_line(error: ConnectionFailed) -> str:
-    """``cannot reach <address>: <why>``, and where to look."""
+def unreachable_line(error: ConnectionFailed, variable: str = "TRUSTEE_ADDR") -> str:
+    """``cannot reach <address>: <why>``, and where to look (``variable`` named it)."""
     hint = (
-        "is a server listening there? (TRUSTEE_ADDR names it)"
+        f"is a server listening there? ({variable} names it)"
         if error.reason in ("ConnectError", "ConnectTimeout")
-        else "check TRUSTEE_ADDR"
+        else f"check {variable}"
     )
     return f"cannot reach {error.address}: {error.reason}; {hint}"
 
@@ -95,6 +95,8 @@ def connected(
         with Client(address, timeout=timeout) as client:
             yield client
     except TrusteeError as error:
+        if address and isinstance(error, ConnectionFailed):
+            fail(unreachable_line(error, "--addr"), error_code)
         fail(describe(error), error_code)
 
 

@@ -147,7 +147,7 @@ def sign_command(
     addr: AddrOption = None,
     force: ForceOption = False,
 ) -> None:
-    """Sign FILE as a SCITT statement (COSE_Sign1) with a trustee or a key file."""
+    """Sign FILE as a statement, by a trustee or with a key file."""
     if (trustee is None) == (key is None):
         usage_error("give --trustee NAME (the server signs) or --key FILE (signed here)")
     if passphrase_env is not None and key is None:
@@ -207,7 +207,10 @@ def register_command(
     addr: AddrOption = None,
     force: ForceOption = False,
 ) -> None:
-    """Register FILE at the server's /entries; print its entry id, write what it answers."""
+    """Register FILE at the server; print its entry id.
+
+    Writes the receipt (``-o``) and/or the transparent statement it answers.
+    """
     if receipt_output == "-" and transparent_output == "-":
         usage_error("only one output can be standard output")
     _check_targets([receipt_output, transparent_output], force)
@@ -237,7 +240,10 @@ def keys_command(
     addr: AddrOption = None,
     force: ForceOption = False,
 ) -> None:
-    """Save the server's receipt keys (/.well-known/scitt-keys, a COSE Key Set)."""
+    """Save the server's receipt keys (/.well-known/scitt-keys).
+
+    A COSE Key Set, for ``verify --keys`` later without the server.
+    """
     _check_targets([output], force)
     with connected(address=addr) as client:
         data = client.scitt_keys()
@@ -270,7 +276,7 @@ def verify_command(
     addr: AddrOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
-    """Verify a statement's signature and its receipts offline.
+    """Verify a statement and its receipts, offline.
 
     Exit status 0 when valid, 1 when not (the reason on one line), 2 when it cannot be
     checked (usage, unreadable files, no keys).
