@@ -18,6 +18,7 @@ from __future__ import annotations  # a method is named ``list``
 import base64
 import json
 import os
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -431,6 +432,30 @@ class Client:
             json={"data": data, "encoding": encoding, "scheme": scheme},
         )
 
+    def sign_statement(
+        self,
+        name: str,
+        payload: bytes,
+        *,
+        content_type: str | None = None,
+        issuer: str | None = None,
+        subject: str | None = None,
+    ) -> bytes:
+        """A SCITT signed statement by trustee ``name`` over ``payload`` (``sign`` with scheme
+        ``cose``): COSE_Sign1, ES256K, ``kid`` = its address, ``iss`` = its address unless
+        ``issuer`` is given. Ready for :meth:`register_statement`."""
+        body = {
+            "data": base64.b64encode(payload).decode("ascii"),
+            "encoding": "base64",
+            "scheme": "cose",
+            **_present(content_type=content_type, issuer=issuer, subject=subject),
+        }
+        data = self._data("POST", f"trustee/trustees/{_quote(name)}/sign", json=body)
+        try:
+            return base64.b64decode(data["statement"], validate=True)
+        except (KeyError, TypeError, ValueError):
+            raise TrusteeError("the server answered no statement") from None
+
     def verify_signature(
         self,
         address: str | None = None,
@@ -736,3 +761,79 @@ class Client:
         """``key``, the log's verifier key (``name+id+base64``, what auditors pass as
         ``--log-key``), and ``origin``, the first line of its checkpoints."""
         return self._data("GET", "ledger/log/public-key")
+
+    # -- SCITT: SCRAPI at the server root, CBOR in and out (API.md §9) ------------------------
+    #
+    # Problem details (``{-1: title, -2: detail}``) become the same typed errors as the /v1
+    # answers, the detail as the message (it starts with the reason: ``bad_signature: …``).
+
+    def register_statement(self, statement: bytes) -> str:
+        """Register a signed statement (``POST /entries``); the entry id (``<size>.<index>``)
+        from the ``303`` answer's ``Location``."""
+        response = self._scrapi("POST", "/entries", content=statement)
+        location = response.headers.get("location", "")
+        entry_id = location.rsplit("/", 1)[-1]
+        if response.status_code not in (201, 202, 303) or not location.startswith("/entries/"):
+            message = f"server answered {response.status_code} without an entry's location"
+            raise _answered(TrusteeError(message), response.status_code, [])
+        return entry_id
+
+    def receipt(self, entry_id: str, *, polls: int = 10) -> bytes:
+        """The receipt (RFC 9942) of a registered statement; a ``302`` (not final yet) is asked
+        again after its ``Retry-After`` (at most 5 s each), up to ``polls`` times."""
+        for _ in range(max(polls, 1)):
+            response = self._scrapi("GET", f"/entries/{_quote(entry_id)}")
+            if response.status_code != 302:
+                return response.content
+            time.sleep(min(_seconds(response.headers.get("retry-after")), 5.0))
+        raise _answered(TrusteeError(f"entry {entry_id} is not final yet"), 302, [])
+
+    def transparent_statement(self, entry_id: str) -> bytes:
+        """The registered statement with its receipt in unprotected label 394."""
+        return self._scrapi("GET", f"/entries/{_quote(entry_id)}/statement").content
+
+    def scitt_keys(self) -> bytes:
+        """The receipt keys as a COSE Key Set (``/.well-known/scitt-keys``), CBOR as served;
+        :func:`trustee.scitt.parse_key_set` reads it."""
+        return self._scrapi("GET", "/.well-known/scitt-keys").content
+
+    def _scrapi(self, method: str, path: str, *, content: bytes | None = None) -> httpx.Response:
+        headers = {"Accept": "application/cose, application/cbor"}
+        if content is not None:
+            headers["Content-Type"] = "application/cose"
+        if self._token:
+            headers["X-Vault-Token"] = self._token
+        try:
+            response = self._http.request(
+                method, path, content=content, headers=headers, follow_redirects=False
+            )
+        except httpx.HTTPError as exc:
+            raise _unreachable(self.address, exc) from None
+        if response.status_code >= 400:
+            raise _problem_error(response)
+        return response
+
+
+def _problem_error(response: httpx.Response) -> TrusteeError:
+    """The typed error of a SCRAPI refusal, its message the problem's detail (or title)."""
+    from trustee.scitt import cbor  # only SCITT callers need the CBOR reader
+
+    messages: list[str] = []
+    try:
+        problem = cbor.decode(response.content)
+    except cbor.CBORError:
+        problem = None
+    if isinstance(problem, dict):
+        text = problem.get(-2) or problem.get(-1)
+        if isinstance(text, str):
+            messages = [text]
+    message = "; ".join(messages) or f"server answered {response.status_code}"
+    kind = _ERRORS_BY_STATUS.get(response.status_code, TrusteeError)
+    return _answered(kind(message), response.status_code, messages)
+
+
+def _seconds(value: str | None) -> float:
+    try:
+        return max(float(value or 1), 0.0)
+    except ValueError:
+        return 1.0

@@ -3,16 +3,37 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from ecdsa.curves import SECP256k1
+from pycose.algorithms import CoseAlgorithm, _Ecdsa
 from pycose.keys import EC2Key, OKPKey
 from pycose.messages import Sign1Message
 
 from trustee.crypto.secp256k1 import generate_private_key, public_key_from_private
 from trustee.scitt import CoseKey, sign_statement
 from trustee.scitt.keys import EDDSA, ES256, ES256K, ES384
+
+
+@CoseAlgorithm.register_attribute()
+class Es256K(_Ecdsa):
+    """RFC 8812 ES256K (COSE -47), which pycose 1.1 lacks: ECDSA on secp256k1 with SHA-256,
+    checked by pycose's own ECDSA code (python-ecdsa), independent of coincurve and of
+    ``cryptography``. Registering it lets pycose read and verify trustee's ES256K statements."""
+
+    identifier = -47
+    fullname = "ES256K"
+
+    @classmethod
+    def get_hash_func(cls) -> Any:
+        return hashlib.sha256
+
+    @classmethod
+    def get_curve(cls) -> Any:
+        return SECP256k1
 
 
 def mutable(value: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from trustee.cli import keys, ledger, remote_commands, siwe
+from trustee.cli import keys, ledger, remote_commands, scitt, siwe
 from trustee.cli.console import EXIT_ERROR, EXIT_USAGE, err, one_line
 from trustee.cli.server import server_command
 from trustee.cli.verify import verify_command
@@ -123,6 +123,7 @@ app.add_typer(remote_commands.trustee_app, name="trustee")
 app.command("claim")(remote_commands.claim_command)
 app.command("sign")(remote_commands.sign_command)
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(scitt.app, name="scitt")
 app.add_typer(siwe.login_app, name="login")
 app.add_typer(siwe.siwe_app, name="siwe")
 

@@ -22,12 +22,12 @@ from trustee.tokens import TrustList
 Describe = Callable[[TrusteeError], str]
 
 
-def unreachable_line(error: ConnectionFailed) -> str:
-    """``cannot reach <address>: <why>``, and where to look."""
+def unreachable_line(error: ConnectionFailed, variable: str = "TRUSTEE_ADDR") -> str:
+    """``cannot reach <address>: <why>``, and where to look (``variable`` named it)."""
     hint = (
-        "is a server listening there? (TRUSTEE_ADDR names it)"
+        f"is a server listening there? ({variable} names it)"
         if error.reason in ("ConnectError", "ConnectTimeout")
-        else "check TRUSTEE_ADDR"
+        else f"check {variable}"
     )
     return f"cannot reach {error.address}: {error.reason}; {hint}"
 
@@ -62,10 +62,11 @@ def address_variable() -> str:
     return "TRUSTEE_ADDR" if os.environ.get("TRUSTEE_ADDR") else "VAULT_ADDR"
 
 
-def check_address(address: str) -> None:
+def check_address(address: str, variable: str | None = None) -> None:
     """Refuse, with the fix, the addresses that would fail obscurely: no scheme (httpx's
-    ``UnsupportedProtocol``) or a ``/v1`` the client adds itself (every path a 404)."""
-    variable = address_variable()
+    ``UnsupportedProtocol``) or a ``/v1`` the client adds itself (every path a 404).
+    ``variable`` names where the address came from (an option's ``--addr``)."""
+    variable = variable or address_variable()
     parsed = urlsplit(address)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         guess = "http://" + address.split("://", 1)[-1].lstrip("/")
@@ -80,15 +81,22 @@ def check_address(address: str) -> None:
 
 @contextmanager
 def connected(
-    error_code: int = EXIT_ERROR, *, describe: Describe = message_line, timeout: float = 10.0
+    error_code: int = EXIT_ERROR,
+    *,
+    describe: Describe = message_line,
+    timeout: float = 10.0,
+    address: str | None = None,
 ) -> Iterator[Client]:
-    """A client for the configured server; any error it raises inside the block becomes one
-    line (``describe``) and exit status ``error_code``."""
-    check_address(default_address())
+    """A client for the configured server (or ``address``, an ``--addr`` option); any error
+    it raises inside the block becomes one line (``describe``) and exit status
+    ``error_code``."""
+    check_address(address or default_address(), "--addr" if address else None)
     try:
-        with Client(timeout=timeout) as client:
+        with Client(address, timeout=timeout) as client:
             yield client
     except TrusteeError as error:
+        if address and isinstance(error, ConnectionFailed):
+            fail(unreachable_line(error, "--addr"), error_code)
         fail(describe(error), error_code)
 
 

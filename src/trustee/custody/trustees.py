@@ -40,6 +40,9 @@ from trustee.crypto.secp256k1 import (
 from trustee.custody.barrier import Barrier
 from trustee.durations import parse_duration
 from trustee.errors import AlreadyExists, InvalidRequest, NotFound, TooLarge, TrusteeError
+from trustee.scitt.keys import ES256K
+from trustee.scitt.sign import sign_statement as sign_cose_statement
+from trustee.scitt.statement import MAX_STATEMENT_BYTES
 from trustee.storage import Database
 from trustee.storage.schema import trustees as trustees_table
 from trustee.tokens import IssuedToken, TokenError, issue_token
@@ -52,6 +55,8 @@ SCHEMES = ("eip191", "keccak256", "eip712")
 ENCODINGS = ("utf8", "hex", "base64")
 MAX_DATA_BYTES = 1024 * 1024
 MAX_METADATA_BYTES = 64 * 1024
+MAX_STATEMENT_TEXT = 1024
+"""Longest ``iss``, ``sub`` or content type a trustee writes into a statement."""
 KEY_AAD_PREFIX = b"trustee:trustee-key:v1:"
 KEY_CACHE_SECONDS = 2.0
 MAX_CACHED_KEYS = 10_000
@@ -84,6 +89,13 @@ class AddressInfo:
 class SignResult:
     signature: str
     hash: str
+    address: str
+
+
+@dataclass(frozen=True)
+class StatementResult:
+    statement: bytes
+    """A tagged COSE_Sign1, ES256K, ``kid`` = the address (EIP-55 text, ASCII bytes)."""
     address: str
 
 
@@ -265,6 +277,50 @@ class TrusteeService:
             del private_key
         signature = signature[:64] + bytes((signature[64] + 27,))
         return SignResult("0x" + signature.hex(), "0x" + digest.hex(), address)
+
+    def sign_statement(
+        self,
+        name: str,
+        payload: bytes,
+        *,
+        content_type: str | None = None,
+        issuer: str | None = None,
+        subject: str | None = None,
+    ) -> StatementResult:
+        """A SCITT signed statement (COSE_Sign1, ES256K) by the trustee over ``payload``.
+
+        ``kid`` is the trustee's address as its EIP-55 text, the form a JWT's ``kid`` has, and
+        ``iss`` is that address unless ``issuer`` is given: a verifier recovers the key from
+        the signature and compares addresses, so the statement needs no key of its own. The
+        statement is at most what ``POST /entries`` registers, so anything signed here can be
+        registered.
+        """
+        if not isinstance(payload, bytes | bytearray):
+            raise InvalidRequest("a statement's payload is bytes; decode the data first")
+        if len(payload) > MAX_DATA_BYTES:
+            raise TooLarge(f"data is larger than {MAX_DATA_BYTES} bytes")
+        texts = {"content_type": content_type, "issuer": issuer, "subject": subject}
+        for what, value in texts.items():
+            _check_statement_text(what, value)
+        private_key, address = self._private_key(name)
+        try:
+            statement = sign_cose_statement(
+                bytes(payload),
+                private_key,
+                ES256K,
+                content_type=content_type,
+                issuer=address if issuer is None else issuer,
+                subject=subject,
+                kid=address.encode("ascii"),
+            )
+        finally:
+            del private_key
+        if len(statement) > MAX_STATEMENT_BYTES:
+            raise TooLarge(
+                f"the statement would be larger than {MAX_STATEMENT_BYTES} bytes, "
+                "more than a transparency service registers"
+            )
+        return StatementResult(statement, address)
 
     def claim(
         self,
@@ -482,6 +538,15 @@ def _check_name(name: object) -> None:
             "a trustee name is 1 to 128 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
         )
+
+
+def _check_statement_text(what: str, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(f"{what} must be a non-empty string")
+    if len(value) > MAX_STATEMENT_TEXT:
+        raise TooLarge(f"{what} is longer than {MAX_STATEMENT_TEXT} characters")
 
 
 def _parse_address(address: object) -> str:

@@ -1,6 +1,7 @@
 """``trustee/``: named secp256k1 identities, their tokens and signatures (API.md §3, §4)."""
 
-from typing import Any
+import base64
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import Field
@@ -54,13 +55,42 @@ class Claim(Body):
     )
 
 
-class Sign(Body):
+class SignedData(Body):
     data: str | dict[str, Any]
     encoding: Encoding = "utf8"
     scheme: Scheme = "eip191"
 
 
-class VerifySignature(Sign):
+SignScheme = Literal["eip191", "keccak256", "eip712", "cose"]
+
+
+class Sign(Body):
+    data: str | dict[str, Any] = Field(
+        description="What to sign, in `encoding`; for eip712 the typed-data object; for cose "
+        "the statement's payload."
+    )
+    encoding: Encoding = "utf8"
+    scheme: SignScheme = Field(
+        "eip191",
+        description="eip191 (personal_sign), keccak256 or eip712: an Ethereum signature. cose: "
+        "a SCITT signed statement (COSE_Sign1, ES256K, kid = the trustee's address), answered "
+        "base64 in `statement`, ready for POST /entries.",
+    )
+    content_type: str | None = Field(
+        None, min_length=1, max_length=1024, description="cose: the payload's media type (3)."
+    )
+    issuer: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1024,
+        description="cose: the CWT iss claim; the trustee's address when not given.",
+    )
+    subject: str | None = Field(
+        None, min_length=1, max_length=1024, description="cose: the CWT sub claim."
+    )
+
+
+class VerifySignature(SignedData):
     signature: str = Field(max_length=200)
 
 
@@ -82,7 +112,7 @@ def trustee_data(info: TrusteeInfo) -> dict[str, Any]:
     }
 
 
-def _payload(body: Sign) -> bytes | dict[str, Any]:
+def _payload(body: Sign | SignedData) -> bytes | dict[str, Any]:
     if body.scheme == "eip712":
         if not isinstance(body.data, dict):
             raise InvalidRequest("eip712 data must be the typed-data object")
@@ -158,7 +188,24 @@ def _claim(core: Core, name: str, body: Claim) -> ORJSONResponse:
 
 @write(router, "/trustee/trustees/{name}/sign")
 def sign(request: Request, name: str, body: Sign, _=requires("update")) -> ORJSONResponse:
-    result = core_of(request).trustees.sign(name, _payload(body), body.scheme)
+    """An Ethereum signature (``signature``, ``hash``, ``address``), or with ``scheme: cose``
+    a SCITT signed statement (``statement``, base64; ``address``; ``algorithm``)."""
+    trustees = core_of(request).trustees
+    if body.scheme == "cose":
+        payload = _payload(body)
+        assert isinstance(payload, bytes)  # only eip712 answers an object
+        made = trustees.sign_statement(
+            name,
+            payload,
+            content_type=body.content_type,
+            issuer=body.issuer,
+            subject=body.subject,
+        )
+        statement = base64.b64encode(made.statement).decode("ascii")
+        return ok({"statement": statement, "address": made.address, "algorithm": "ES256K"})
+    if (body.content_type, body.issuer, body.subject) != (None, None, None):
+        raise InvalidRequest("content_type, issuer and subject go with scheme cose")
+    result = trustees.sign(name, _payload(body), body.scheme)
     return ok({"signature": result.signature, "hash": result.hash, "address": result.address})
 
 
