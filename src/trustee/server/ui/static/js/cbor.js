@@ -85,7 +85,7 @@ class Reader {
   length(info) {
     const value = this.argument(info);
     if (typeof value !== "number" || value > this.bytes.length - this.offset) {
-      throw new CborError("a CBOR length runs past the end of the input");
+      throw new CborError("truncated CBOR: a length runs past the end of the input");
     }
     return value;
   }
