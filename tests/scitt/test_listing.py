@@ -160,6 +160,7 @@ def test_issuer_filter_travels_in_the_page_token(client: TestClient) -> None:
     )
     assert listing(client, issuer="urn:nobody")["statements"] == []
     assert "issuer" in refused(client, 400, issuer="x" * 2049)
+    assert "more than once" in refused(client, 400, issuer=["urn:a", "urn:b"])
 
 
 def test_tampered_or_foreign_page_tokens_are_400(client: TestClient) -> None:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from trustee.auth.token_store import TokenEntry
+from trustee.errors import InvalidRequest
 from trustee.ledger.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from trustee.scitt.listing import MAX_ISSUER_CHARS
 from trustee.server.faces.vault.common import is_list
@@ -69,6 +70,9 @@ def list_statements(
     """Registered statements, newest first; each one's receipt is at ``/entries/<entry_id>``
     and its transparent statement at ``/entries/<entry_id>/statement``."""
     query = request.query_params
+    for name in ("issuer", "page_size", "next_page_token", "page_token"):
+        if len(query.getlist(name)) > 1:
+            raise InvalidRequest(f"{name} is given more than once")
     statements, token = core_of(request).scitt_statements.list_statements(
         issuer=issuer,
         page_size=page_size,
