@@ -347,3 +347,88 @@ def test_an_unknown_entry_is_an_error_not_a_verdict(page, demo) -> None:
         }"""
     )
     assert "HTTP 404" in answer
+
+
+DESCRIBE = """
+async (cases) => {
+  const c = await import("/ui/js/cbor.js");
+  const e = await import("/ui/js/encoding.js");
+  const describe = (v) => {
+    // The values tested here keep integers and floats apart: no float is integral.
+    if (typeof v === "number" && Number.isInteger(v)) return { int: String(v) };
+    if (typeof v === "bigint") return { int: v.toString() };
+    if (typeof v === "number") return { float: v };
+    if (v instanceof Uint8Array) return { bytes: e.toHex(v) };
+    if (typeof v === "string") return { text: v };
+    if (Array.isArray(v)) return { array: v.map(describe) };
+    if (v instanceof Map) return { map: [...v].map(([k, x]) => [describe(k), describe(x)]) };
+    if (v instanceof c.Tagged) return { tag: v.tag, value: describe(v.value) };
+    return { simple: v };
+  };
+  return cases.map((hex) => {
+    try {
+      return describe(c.decodeCbor(e.fromHex(hex)));
+    } catch (error) {
+      return { refused: error.name };
+    }
+  });
+}
+"""
+
+
+def describe(value: Any) -> Any:
+    """A decoded value in the form DESCRIBE gives the page's."""
+    if isinstance(value, bool) or value is None:
+        return {"simple": value}
+    if isinstance(value, int):
+        return {"int": str(value)}
+    if isinstance(value, float):
+        return {"float": value}
+    if isinstance(value, bytes):
+        return {"bytes": value.hex()}
+    if isinstance(value, str):
+        return {"text": value}
+    if isinstance(value, list):
+        return {"array": [describe(item) for item in value]}
+    if isinstance(value, dict):
+        return {"map": [[describe(k), describe(v)] for k, v in value.items()]}
+    assert isinstance(value, cbor2.CBORTag)
+    return {"tag": value.tag, "value": describe(value.value)}
+
+
+def test_the_page_cbor_decoder_agrees_with_the_server_and_is_as_strict(page) -> None:
+    from trustee.scitt import cbor
+
+    ints = [0, 23, 24, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**53 - 1, 2**53, 2**64 - 1]
+    values: list[Any] = [*ints, *(-1 - n for n in ints)]
+    values += [b"", b"\x01" * 23, b"\x02" * 24, bytes(range(256)) * 2, "", "é€𝄞", "a" * 300]
+    values += [1.5, -0.25, 3.14e-200, True, False, None, [], {}, [1, [2, [3, b"x"]]]]
+    values += [{1: -7, -1: b"k", "iss": "urn:x", 394: [b"r"]}, cbor2.CBORTag(18, [b"", {}])]
+    good = [cbor2.dumps(value, canonical=True) for value in values]
+    good += [bytes.fromhex("1817"), bytes.fromhex("f93e00")]  # non-shortest int; half float
+    good += [bytes.fromhex("81" * depth + "00") for depth in (15, 16)]
+    refused = {
+        "duplicate-key": "a201010102",
+        "indefinite-array": "9f00ff",
+        "indefinite-bytes": "5f4100ff",
+        "undefined": "f7",
+        "simple-16": "f0",
+        "tag-25": "d81900",
+        "tag-256": "d9010000",
+        "trailing-garbage": "0000",
+        "truncated-bytes": "580501",
+        "truncated-head": "19",
+        "reserved-info": "1c",
+        "break": "ff",
+        "array-as-key": "a18000",
+        "not-utf8": "62fffe",
+        "too-deep": "81" * 17 + "00",
+        "huge-length": "5bffffffffffffffff",
+    }
+    answers = page.evaluate(DESCRIBE, [data.hex() for data in good] + list(refused.values()))
+    expected = [describe(cbor.decode(data)) for data in good]
+    assert answers[: len(good)] == expected
+    for (name, hex_text), answer in zip(refused.items(), answers[len(good) :], strict=True):
+        assert answer == {"refused": "CborError"}, name
+        with pytest.raises(cbor.CBORError):  # the server refuses each one too
+            cbor.decode(bytes.fromhex(hex_text))
