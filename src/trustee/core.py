@@ -21,6 +21,7 @@ from trustee.custody.trustees import TrusteeService
 from trustee.defaults import DEFAULT_STORAGE_URL
 from trustee.errors import AlreadyExists
 from trustee.ledger.service import LedgerService
+from trustee.scitt.listing import StatementListing
 from trustee.scitt.registry import ScittRegistry
 from trustee.secret import Secret
 from trustee.storage import Database, open_database
@@ -53,6 +54,9 @@ class Core:
         self.audiences = AudienceService(db)
         self.ledger = LedgerService(db, self.barrier)
         self.scitt = ScittRegistry(db, self.ledger.log, self.barrier, self.trust_lists)
+        self.scitt_statements = StatementListing(
+            db, lambda: self.barrier.subkey(b"scitt-page-tokens")
+        )
         self.storage = StorageProbe(db)
 
     @classmethod

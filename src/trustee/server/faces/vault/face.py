@@ -22,6 +22,7 @@ from trustee.server.faces.vault.routes import (
     audit_hash,
     auth_trustee,
     ledger,
+    scitt,
     sys,
     token,
     trustees,
@@ -36,6 +37,7 @@ ROUTERS = (
     trustees.router,
     auth_trustee.router,
     ledger.router,
+    scitt.router,
     audit_hash.router,
 )
 

@@ -6,6 +6,7 @@ import { renderAsset } from "./views/asset.js";
 import { renderAssets } from "./views/assets.js";
 import { renderLog } from "./views/log.js";
 import { renderSignIn } from "./views/signin.js";
+import { renderStatements } from "./views/statements.js";
 import { renderToken } from "./views/token.js";
 import { renderTrustees } from "./views/trustees.js";
 
@@ -13,6 +14,7 @@ const ROUTES = [
   { pattern: /^#\/assets\/([0-9A-Za-z-]+)$/, view: renderAsset, auth: true, nav: "#/assets" },
   { pattern: /^#\/assets$/, view: renderAssets, auth: true, nav: "#/assets" },
   { pattern: /^#\/log$/, view: renderLog, auth: true, nav: "#/log" },
+  { pattern: /^#\/statements$/, view: renderStatements, auth: true, nav: "#/statements" },
   { pattern: /^#\/token$/, view: renderToken, auth: false, nav: "#/token" },
   { pattern: /^#\/trustees$/, view: renderTrustees, auth: true, nav: "#/trustees" },
 ];
