@@ -1,4 +1,4 @@
-"""A Python client for a trustee server, mirroring its routes (API.md §2–6).
+"""A Python client for a trustee server, mirroring its routes (docs/api.md §4–11).
 
 >>> with Client("http://127.0.0.1:8200", token) as client:
 ...     client.create_trustee("alice")
@@ -492,7 +492,7 @@ class Client:
         trust_list: str | None = None,
         leeway: float | None = None,
     ) -> dict[str, Any]:
-        """The server's verdict on a JWT (API.md §4); no server token is sent or needed."""
+        """The server's verdict on a JWT (docs/api.md §7); no server token is sent or needed."""
         body: dict[str, Any] = {"token": token}
         for key, value in (
             ("audience", audience),
@@ -550,7 +550,7 @@ class Client:
         self.request("DELETE", f"trustee/trust-lists/{_quote(name)}")
 
     def write_role(self, name: str, **settings: Any) -> dict[str, Any]:
-        """Create or replace a login role (API.md §5); answers the stored settings."""
+        """Create or replace a login role (docs/api.md §8); answers the stored settings."""
         return self._data("POST", f"auth/trustee/role/{_quote(name)}", json=settings)
 
     def read_role(self, name: str) -> dict[str, Any]:
@@ -605,7 +605,7 @@ class Client:
         answer = self.request("GET", "trustee/jwks", authenticated=False) or {}
         return {"keys": list(answer.get("keys", []))}
 
-    # -- ledger: assets, device-signed events, the transparency log (API.md §6) ----------------
+    # -- ledger: assets, device-signed events, the transparency log (docs/api.md §9) -----------
     #
     # Asset and event arguments take a bare uuid or the ``identity`` a record carries. The
     # answers are the server's ``data`` as sent: records with their ``identity``, verdicts with
@@ -762,7 +762,7 @@ class Client:
         ``--log-key``), and ``origin``, the first line of its checkpoints."""
         return self._data("GET", "ledger/log/public-key")
 
-    # -- SCITT: SCRAPI at the server root, CBOR in and out (API.md §9) ------------------------
+    # -- SCITT: SCRAPI at the server root, CBOR in and out (docs/api.md §11) -------------------
     #
     # Problem details (``{-1: title, -2: detail}``) become the same typed errors as the /v1
     # answers, the detail as the message (it starts with the reason: ``bad_signature: …``).

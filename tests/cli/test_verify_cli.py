@@ -1,4 +1,4 @@
-"""``trustee verify`` per API.md §7: verdicts, reasons, exit codes, stdin, --json, --at."""
+"""``trustee verify``: verdicts, reasons, exit codes (0, 1, 2), stdin, --json, --at."""
 
 import base64
 import hashlib

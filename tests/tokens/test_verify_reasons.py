@@ -1,4 +1,4 @@
-"""Each reason code of API.md §4, produced by the token that should produce it."""
+"""Each reason code of docs/api.md §7, produced by the token that should produce it."""
 
 import time
 

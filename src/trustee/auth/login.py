@@ -5,7 +5,7 @@ The checks, in order (each refusal carries a reason code):
 1. the role exists (``unknown_role``), its policy names are valid (``invalid_policy``, 403) and
    do not include ``root`` in any spelling (``root_policy``, 403);
 2. the token verifies against the role's issuers (trust list and/or ``bound_issuers``) and
-   audiences with :func:`~trustee.tokens.verify_token`: the reasons of API.md §4, with
+   audiences with :func:`~trustee.tokens.verify_token`: the reasons of docs/api.md §7, with
    ``untrusted_issuer`` answered 403 and the others 400. With several bound audiences, the token
    passes when its ``aud`` names any of them;
 3. the token has a ``jti`` and an ``exp`` (``missing_jti``, ``missing_exp``) and the role's

@@ -16,7 +16,7 @@ nothing is fetched. When it is valid the verdict goes into ``scope["trustee"]`` 
 ``"trustee"``) and ``scope["user"]`` (a :class:`TrusteeUser`), so ``request.user`` and
 ``request.auth`` work. Otherwise it answers 401 with RFC 6750's ``WWW-Authenticate``: without a
 token just ``Bearer realm="..."``; with a bad one also ``error="invalid_token"`` and the reason
-code (API.md §4) as ``error_description``. Paths in ``exempt_paths`` (exact, or a prefix when
+code (docs/api.md §7) as ``error_description``. Paths in ``exempt_paths`` (exact, or a prefix when
 ending in ``/``) pass untouched; WebSocket and lifespan messages pass too.
 """
 

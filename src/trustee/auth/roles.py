@@ -1,4 +1,4 @@
-"""Login roles of ``auth/trustee/`` (API.md §5): whom a role trusts and what its tokens may do.
+"""Login roles of ``auth/trustee/`` (docs/api.md §8): whom a role trusts and what its tokens may do.
 
 A role names the issuers it accepts (``bound_issuers``: addresses, and/or ``trust_list``: the
 name of a stored trust list), the audiences (``bound_audiences``: a token must name one of them

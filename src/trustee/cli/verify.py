@@ -1,4 +1,4 @@
-"""``trustee verify``: offline token verification with the exit codes of API.md §7."""
+"""``trustee verify``: offline token verification; exit 0 valid, 1 not, 2 usage error."""
 
 import sys
 from datetime import UTC, datetime

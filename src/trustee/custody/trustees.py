@@ -335,7 +335,7 @@ class TrusteeService:
         legacy_eth_claim: bool = False,
         issuer_format: IssuerFormat = "address",
     ) -> IssuedToken:
-        """A JWT signed by the trustee (API.md §4); ``ttl`` takes seconds or ``"1h"``;
+        """A JWT signed by the trustee (docs/api.md §7); ``ttl`` takes seconds or ``"1h"``;
         ``issuer_format`` ``"did:ethr"`` names the trustee as ``did:ethr:0x…`` in ``iss``."""
         seconds = parse_duration(ttl, what="ttl")
         if claims is not None and not isinstance(claims, dict):

@@ -35,7 +35,7 @@ auth_roles = sa.Table(
     sa.Column("config", sa.Text, nullable=False),
     sa.Column("updated_time", sa.Float, nullable=False),
 )
-"""Login roles of ``auth/trustee/`` (API.md §5), their settings as a JSON object."""
+"""Login roles of ``auth/trustee/`` (docs/api.md §8), their settings as a JSON object."""
 
 used_jtis = sa.Table(
     "used_jtis",

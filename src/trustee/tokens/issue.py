@@ -1,4 +1,4 @@
-"""Issuing ES256K JWTs whose ``iss`` is the signer's Ethereum address (API.md §4)."""
+"""Issuing ES256K JWTs whose ``iss`` is the signer's Ethereum address (docs/api.md §7)."""
 
 import functools
 import time

@@ -1,4 +1,4 @@
-"""The closed vocabulary of reasons a token is refused (API.md §4)."""
+"""The closed vocabulary of reasons a token is refused (docs/api.md §7)."""
 
 from enum import StrEnum
 

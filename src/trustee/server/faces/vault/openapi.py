@@ -3,7 +3,7 @@
 FastAPI documents a bare ``200`` with any body and a ``422`` that this server never sends
 (validation errors are Vault's ``400``). Clients generated from the document, and schemathesis
 checking the server against it, need the truth: Vault's success envelope, the ``errors`` list
-with the statuses of API.md §1, the health and JWKS shapes, and which operations want a token.
+with the statuses of docs/api.md §2, the health and JWKS shapes, and which operations want a token.
 """
 
 import copy

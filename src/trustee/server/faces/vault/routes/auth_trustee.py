@@ -1,4 +1,4 @@
-"""Delegated authentication (API.md §2 policies row, §3, §5): ACL policies, trust lists, login
+"""Delegated authentication (docs/api.md §4 policies, §6, §8): ACL policies, trust lists, login
 roles and JWT login, audiences and encryption, and the JWK set of every live trustee.
 
 Upserts (policies, trust lists, roles, audiences) need ``update``; ACL policy writes also need

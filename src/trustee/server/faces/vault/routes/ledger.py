@@ -1,4 +1,4 @@
-"""``ledger/``: assets, device-signed events and the transparency log (API.md §6)."""
+"""``ledger/``: assets, device-signed events and the transparency log (docs/api.md §9)."""
 
 import base64
 from typing import Any

@@ -1,4 +1,4 @@
-"""How the Vault face writes the ledger's records (API.md §6): the JSON shapes of ``ledger/``.
+"""How the Vault face writes the ledger's records (docs/api.md §9): the JSON shapes of ``ledger/``.
 
 The services answer typed records (:mod:`trustee.ledger.models`); names such as
 ``"identity": "assets/<uuid>"`` and the order of members are this face's choice, made here

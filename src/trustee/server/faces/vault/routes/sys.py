@@ -1,4 +1,4 @@
-"""``sys/``: initialisation, seal and unseal, health (API.md §2).
+"""``sys/``: initialisation, seal and unseal, health (docs/api.md §4).
 
 Vault answers these at the top level rather than inside ``data``; both are given, so hvac's
 ``sys`` methods and envelope-reading clients work alike.

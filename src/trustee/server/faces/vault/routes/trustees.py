@@ -1,4 +1,4 @@
-"""``trustee/``: named secp256k1 identities, their tokens and signatures (API.md §3, §4)."""
+"""``trustee/``: named secp256k1 identities, their tokens and signatures (docs/api.md §6, §7)."""
 
 import base64
 from typing import Any, Literal
@@ -274,7 +274,7 @@ def _verify(core: Core, body: VerifyToken) -> ORJSONResponse:
 
 
 async def fast_verify(operation: FastOperation, request: Request) -> Response:
-    """No token needed: anyone may ask whether a token is valid (API.md §4)."""
+    """No token needed: anyone may ask whether a token is valid (docs/api.md §7)."""
     body = operation.validate(await operation.data(request))
     if body.trust_list is None:
         return _verify(core_of(request), body)
@@ -283,7 +283,7 @@ async def fast_verify(operation: FastOperation, request: Request) -> Response:
 
 async def fast_claim(operation: FastOperation, request: Request) -> Response:
     """A JWT signed by the trustee, its ``iss`` the trustee's address or its did:ethr DID
-    (API.md §4)."""
+    (docs/api.md §7)."""
     data = await operation.data(request)
     core, name = core_of(request), request.path_params["name"]
 
