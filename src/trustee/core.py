@@ -47,6 +47,7 @@ class Core:
         self.login = TrusteeLogin(db, self.tokens, self.roles, self.trust_lists)
         self.audiences = AudienceService(db)
         self.ledger = LedgerService(db, self.barrier)
+        self.ledger.start_index_build()  # only after migrating a populated database
         self.storage = StorageProbe(db)
 
     @classmethod
