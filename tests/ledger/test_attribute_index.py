@@ -272,3 +272,103 @@ def test_migration_builds_the_index_in_batches_and_resumes(storage_url: str) -> 
         assert service.count_events(attributes={"reading": "3"}) == 12
     finally:
         core.close()
+
+
+# --- paging with filters through both faces ------------------------------------------------
+
+
+def test_paging_with_filters_through_both_faces(storage_url: str) -> None:
+    import warnings
+
+    from trustee.server.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    dev = open_dev_core(storage_url)
+    service = dev.core.ledger
+    assets = [service.create_asset({"site": f"s{i % 2}", "n": i}).uuid for i in range(9)]
+    for i in range(30):
+        service.post_event(
+            EventRequest(
+                assets[i % 9],
+                event_attributes={"reading": str(i % 3), "i": i},
+                operation="Record",
+                principal_accepted=WHO,
+            )
+        )
+    wanted_events = [e.uuid for e in service.list_events(attributes={"reading": "1"})[0]]
+    wanted_assets = sorted(assets[i] for i in range(9) if i % 2 == 1)
+    assert len(wanted_events) == 10
+    try:
+        with TestClient(create_app(dev.core)) as client:
+            vault = {"X-Vault-Token": dev.root}
+            bearer = {"Authorization": f"Bearer {dev.root}", "X-Request-Total-Count": "true"}
+
+            def vault_pages(path: str, field: str, params: dict[str, str]) -> list[str]:
+                got: list[str] = []
+                query = {**params, "page_size": "3"}
+                while True:
+                    answer = client.get(path, params=query, headers=vault)
+                    assert answer.status_code == 200, answer.text
+                    body = answer.json()["data"]
+                    got += [
+                        item if isinstance(item, str) else item["identity"].rsplit("/", 1)[-1]
+                        for item in body[field]
+                    ]
+                    if not body["next_page_token"]:
+                        return got
+                    query = {"page_size": "3", "next_page_token": body["next_page_token"]}
+
+            def archivist_pages(path: str, field: str, params: dict[str, str]) -> list[str]:
+                got: list[str] = []
+                query = {**params, "page_size": "3"}
+                while True:
+                    answer = client.get(path, params=query, headers=bearer)
+                    assert answer.status_code == 200, answer.text
+                    if "page_token" not in query:
+                        assert answer.headers["X-Total-Count"] == str(
+                            len(wanted_events if field == "events" else wanted_assets)
+                        )
+                    body = answer.json()
+                    got += [item["identity"].rsplit("/", 1)[-1] for item in body[field]]
+                    if not body.get("next_page_token"):
+                        return got
+                    query = {"page_size": "3", "page_token": body["next_page_token"]}
+
+            events_path = "/v1/ledger/assets/-/events"
+            assert (
+                vault_pages(events_path, "events", {"event_attributes.reading": "1"})
+                == wanted_events
+            )
+            assert vault_pages("/v1/ledger/assets", "keys", {"attributes.site": "s1"}) == (
+                wanted_assets
+            )
+            assert (
+                archivist_pages(
+                    "/archivist/v2/assets/-/events", "events", {"event_attributes.reading": "1"}
+                )
+                == wanted_events
+            )
+            assert (
+                archivist_pages("/archivist/v2/assets", "assets", {"attributes.site": "s1"})
+                == wanted_assets
+            )
+            # A token with other filters is refused, not silently continued.
+            first = client.get(
+                events_path,
+                params={"event_attributes.reading": "1", "page_size": "3"},
+                headers=vault,
+            ).json()["data"]
+            other = client.get(
+                events_path,
+                params={
+                    "event_attributes.reading": "2",
+                    "next_page_token": first["next_page_token"],
+                },
+                headers=vault,
+            )
+            assert other.status_code == 400
+    finally:
+        dev.core.close()
