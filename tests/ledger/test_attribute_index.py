@@ -166,18 +166,25 @@ def test_indexed_answers_equal_the_scan(core: Core, data: st.DataObject, posted,
         if data.draw(st.booleans()):
             query["asset"] = data.draw(st.sampled_from(assets))
         size = data.draw(st.integers(1, 4))
-        indexed, scanned = _both(service, lambda: _all_pages(service, "events", size, **query))
+        indexed, scanned = _both(
+            service, lambda size=size, query=query: _all_pages(service, "events", size, **query)
+        )
         assert indexed == scanned, query
         asset = query.pop("asset", None)
-        indexed, scanned = _both(service, lambda: service.count_events(asset, **query))
+        indexed, scanned = _both(
+            service, lambda asset=asset, query=query: service.count_events(asset, **query)
+        )
         assert indexed == scanned, query
 
         wanted = data.draw(filter_maps(seen_assets))
         indexed, scanned = _both(
-            service, lambda: _all_pages(service, "assets", size, attributes=wanted)
+            service,
+            lambda size=size, wanted=wanted: _all_pages(service, "assets", size, attributes=wanted),
         )
         assert indexed == scanned, wanted
-        indexed, scanned = _both(service, lambda: service.count_assets(attributes=wanted))
+        indexed, scanned = _both(
+            service, lambda wanted=wanted: service.count_assets(attributes=wanted)
+        )
         assert indexed == scanned, wanted
 
 

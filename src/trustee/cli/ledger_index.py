@@ -28,7 +28,7 @@ def index_command(
     """Build the attribute index of events and assets stored before it existed."""
     try:
         db = open_database(storage)  # applies the migration that creates the index
-    except Exception as exc:  # noqa: BLE001 - one line for the terminal
+    except Exception as exc:
         fail(f"cannot open storage: {exc}")
     try:
         state = IndexState(db)

@@ -119,9 +119,7 @@ class EventQueries:
                 return int(conn.execute(select).scalar() or 0)
             return sum(1 for _ in self._matching(conn, query, -1))
 
-    def _indexed_terms(
-        self, conn: Any, query: Mapping[str, Any]
-    ) -> tuple[list[str], bool] | None:
+    def _indexed_terms(self, conn: Any, query: Mapping[str, Any]) -> tuple[list[str], bool] | None:
         """The index terms of ``query`` and whether they decide it, or None to scan (no term
         to look up, or the index is not built yet)."""
         if not self.use_index or self._index is None:

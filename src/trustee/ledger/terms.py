@@ -257,7 +257,7 @@ def _insert_new(
     for start in range(0, len(rows), 5000):
         chunk = rows[start : start + 5000]
         sql = (
-            f"{verb} INTO {table.name} ({columns[0]}, {columns[1]}) VALUES "  # noqa: S608
+            f"{verb} INTO {table.name} ({columns[0]}, {columns[1]}) VALUES "
             + ", ".join(["(?, ?)"] * len(chunk))
             + tail
         )
