@@ -10,6 +10,8 @@ own dicts. This facade keeps one name per operation for the faces, the CLI and t
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -26,7 +28,10 @@ from trustee.ledger.models import Asset, AssetVerdicts, Event, EventVerdict
 from trustee.ledger.paging import DEFAULT_PAGE_SIZE, PageTokens
 from trustee.ledger.queries import EventQueries
 from trustee.ledger.records import EventRequest, rfc3339
+from trustee.ledger.terms import IndexState, build_index
 from trustee.storage import Database
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "BUNDLE_KIND",
@@ -49,24 +54,70 @@ class LedgerService:
         *,
         clock: Callable[[], float] = time.time,
         max_batch: int = 1000,
+        attribute_index: bool = True,
     ) -> None:
+        """``attribute_index=False`` neither writes nor reads the attribute index: for the
+        bench's comparison only (a database appended to so has events the index lacks)."""
         self.db = db
         self.barrier = barrier
         self.log = TransparencyLog(db, barrier, origin, clock=clock)
         device_keys = DeviceKeys()
-        self.appender = Appender(db, self.log, device_keys, clock=clock, max_batch=max_batch)
-        tokens = PageTokens(lambda: barrier.subkey(b"ledger-page-tokens"))
-        self.assets = AssetStore(
-            db, self.log, clock=clock, on_key_change=self.appender.forget, tokens=tokens
+        self.appender = Appender(
+            db,
+            self.log,
+            device_keys,
+            clock=clock,
+            max_batch=max_batch,
+            attribute_index=attribute_index,
         )
-        self.queries = EventQueries(db, device_keys, tokens)
+        tokens = PageTokens(lambda: barrier.subkey(b"ledger-page-tokens"))
+        self.index = IndexState(db) if attribute_index else None
+        self.assets = AssetStore(
+            db,
+            self.log,
+            clock=clock,
+            on_key_change=self.appender.forget,
+            tokens=tokens,
+            index=self.index,
+        )
+        self.queries = EventQueries(db, device_keys, tokens, self.index)
+        self._builder: threading.Thread | None = None
+        self._stop_building = threading.Event()
 
     @property
     def committer(self) -> GroupCommitter[EventRequest, Event]:
         return self.appender.committer
 
     def close(self) -> None:
+        self._stop_building.set()
+        if self._builder is not None:
+            self._builder.join()
         self.appender.close()
+
+    # -- the attribute index ---------------------------------------------------------------
+
+    def build_index(
+        self, *, batch: int = 5000, progress: Callable[[int, int], None] | None = None
+    ) -> bool:
+        """Index what the database held before the index existed (:mod:`trustee.ledger.terms`);
+        True once complete. Resumes where an interrupted build stopped."""
+        return build_index(self.db, batch=batch, progress=progress, stop=self._stop_building)
+
+    def start_index_build(self) -> None:
+        """Build the index in a background thread if it is incomplete (after migrating a
+        populated database); queries scan until it is done."""
+        if self.index is None or self.index.ready() or self._builder is not None:
+            return
+        self._builder = threading.Thread(
+            target=self._build_quietly, name="ledger-index-build", daemon=True
+        )
+        self._builder.start()
+
+    def _build_quietly(self) -> None:
+        try:
+            self.build_index()
+        except Exception:  # a later start, or ``trustee ledger index``, resumes it
+            logger.exception("building the ledger's attribute index stopped")
 
     # -- assets ----------------------------------------------------------------------------
 
@@ -91,10 +142,16 @@ class LedgerService:
         return self.assets.read(asset)
 
     def list_assets(
-        self, *, page_size: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
+        self,
+        *,
+        attributes: Mapping[str, str] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        page_token: str | None = None,
     ) -> tuple[list[str], str | None]:
-        """Asset uuids, one page at a time (the Vault face's ``keys``)."""
-        assets, token = self.assets.list_assets(page_size=page_size, page_token=page_token)
+        """Asset uuids, filtered, one page at a time (the Vault face's ``keys``)."""
+        assets, token = self.assets.list_assets(
+            attributes=attributes, page_size=page_size, page_token=page_token
+        )
         return [asset.uuid for asset in assets], token
 
     def find_assets(
