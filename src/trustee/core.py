@@ -52,7 +52,7 @@ class Core:
         )
         self.audiences = AudienceService(db)
         self.ledger = LedgerService(db, self.barrier)
-        self.ledger.start_index_build()  # only after migrating a populated database
+        self.ledger.start_indexer()
         self.scitt = ScittRegistry(db, self.ledger.log, self.barrier, self.trust_lists)
         self.storage = StorageProbe(db)
 

@@ -1,9 +1,9 @@
-"""``trustee ledger index``: build the attribute index of a database migrated with data in it.
+"""``trustee ledger index``: bring the attribute index up to the log, with a progress bar.
 
-A server builds it too, in the background, from its start; this command does it in the
-foreground with a progress bar (for a large ledger, before starting the servers). Either
-resumes where an interrupted build stopped, and both may run at once (each batch holds the
-append lock). See :mod:`trustee.ledger.terms`.
+A server indexes behind its appends by itself (:mod:`trustee.ledger.indexer`), from its
+start; after migrating a large ledger, this command does the catching up in the foreground
+(before starting the servers, or beside them). It resumes where an interrupted run stopped,
+and it may run beside servers and other runs: each batch locks the index's marker.
 """
 
 from typing import Annotated
@@ -13,7 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from trustee.cli.console import err, fail
 from trustee.defaults import DEFAULT_STORAGE_URL
-from trustee.ledger.terms import IndexState, build_index
+from trustee.ledger.indexer import DEFAULT_BATCH, build_index
+from trustee.ledger.terms import IndexState
 from trustee.storage import open_database
 
 
@@ -22,20 +23,16 @@ def index_command(
         str, typer.Option("--storage", help=f"Database URL, default {DEFAULT_STORAGE_URL}.")
     ] = DEFAULT_STORAGE_URL,
     batch: Annotated[
-        int, typer.Option("--batch", min=100, help="Events indexed per transaction.")
-    ] = 5000,
+        int, typer.Option("--batch", min=100, help="Log indexes per transaction.")
+    ] = DEFAULT_BATCH,
 ) -> None:
-    """Build the attribute index of events and assets stored before it existed."""
+    """Index every event and asset not in the attribute index yet (after a migration)."""
     try:
         db = open_database(storage)  # applies the migration that creates the index
     except Exception as exc:
         fail(f"cannot open storage: {exc}")
     try:
-        state = IndexState(db)
-        done, total, _ = state.progress()
-        if state.ready():
-            err.print("the attribute index is complete")
-            return
+        done, total, _ = IndexState(db).progress()
         columns = (
             TextColumn("indexing events"),
             BarColumn(),
@@ -49,6 +46,6 @@ def index_command(
                 batch=batch,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
-        err.print("the attribute index is complete")
+        err.print("the attribute index is up to date")
     finally:
         db.close()

@@ -52,7 +52,6 @@ from trustee.ledger.signing_key import signing_key_of
 from trustee.storage import Database
 from trustee.storage.schema_ledger import ledger_asset_keys as keys_t
 from trustee.storage.schema_ledger import ledger_assets as assets_t
-from trustee.storage.schema_ledger import ledger_event_terms as event_terms_t
 from trustee.storage.schema_ledger import ledger_events as events_t
 
 __all__ = ["Appender"]
@@ -93,8 +92,6 @@ class _Item:
     idempotency: tuple[str, str, bytes] | None = None
     new_key: DeviceKey | None = None
     """The key its ``asset_attributes.arc_evidence_signing_pubkey`` names, if any."""
-    terms: list[str] | None = None
-    """Its terms in the attribute index (:mod:`trustee.ledger.terms`), made before the lock."""
 
 
 @dataclass
@@ -181,20 +178,12 @@ class Appender:
             key = idempotency.check_key(request.idempotency_key)
             keyed = (_scope(request.asset_uuid), key, idempotency.request_hash(request.declared()))
         new_key = signing_key_of(request.asset_attributes, "asset_attributes")
-        indexed = None
-        if self._index:
-            indexed = terms.event_terms(
-                request.event_attributes,
-                request.asset_attributes,
-                request.operation,
-                request.behaviour,
-            )
         signing = self._signing_of(request.asset_uuid)
         if not signing.require_signature:
-            return _Item(prepared, None, None, keyed, new_key, indexed)
+            return _Item(prepared, None, None, keyed, new_key)
         latest = key_for_index(signing.keys, merkle.MAX_TREE_SIZE)
         verdict = check_evidence(request.event_attributes, self._device_keys.of(latest))
-        return _Item(prepared, _slot(latest), verdict, keyed, new_key, indexed)
+        return _Item(prepared, _slot(latest), verdict, keyed, new_key)
 
     def _integrate(
         self,
@@ -221,7 +210,6 @@ class Appender:
         assets = self._assets_for(conn, {item.prepared.request.asset_uuid for item in items})
         outcomes: list[Event | TrusteeError] = []
         rows: list[tuple[Any, ...]] = []
-        term_rows: list[tuple[str, int]] = []
         leaves: list[bytes] = []
         changed: dict[str, dict[str, Any]] = {}
         keyed: dict[tuple[str, str], tuple[bytes, Event]] = {}  # this batch's new keys
@@ -277,12 +265,9 @@ class Appender:
                     request.behaviour,
                 )
             )
-            if item.terms is not None:
-                term_rows += [(each, log_index) for each in item.terms]
             outcomes.append(event)
         if rows:
             insert_rows(conn, events_t, _EVENT_COLUMNS, rows)
-            insert_rows(conn, event_terms_t, ("term", "log_index"), term_rows)
             self._log.append(conn, state, leaves, now)
             if rotations:
                 conn.execute(

@@ -197,7 +197,7 @@ class AssetStore:
         if not self.use_index or self._index is None or not query.get("attributes"):
             return None
         found = terms.query_terms(terms.ASSET, query["attributes"])
-        if not found[0] or not self._index.ready(conn):
+        if not found[0] or not self._index.assets_ready(conn):
             return None
         return found
 

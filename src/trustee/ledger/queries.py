@@ -7,6 +7,7 @@ to the log's leaf is ``BAD`` whatever its signature says.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -115,13 +116,15 @@ class EventQueries:
             if found is not None and found[1]:
                 if asset is not None and not asset_exists(conn, asset):
                     raise NotFound(f"no asset {asset!r}")
-                select, _ = _terms_select(lambda first: sa.func.count(), found[0], query)
-                return int(conn.execute(select).scalar() or 0)
+                below = self._index.events_below(conn) if self._index is not None else 0
+                select, first = _terms_select(lambda first: sa.func.count(), found[0], query)
+                indexed = int(conn.execute(select.where(first.c.log_index < below)).scalar() or 0)
+                return indexed + sum(1 for _ in self._scan(conn, query, below - 1))
             return sum(1 for _ in self._matching(conn, query, -1))
 
     def _indexed_terms(self, conn: Any, query: Mapping[str, Any]) -> tuple[list[str], bool] | None:
         """The index terms of ``query`` and whether they decide it, or None to scan (no term
-        to look up, or the index is not built yet)."""
+        to look up)."""
         if not self.use_index or self._index is None:
             return None
         looked_up, exact = terms.query_terms(terms.EVENT, query.get("attributes") or {})
@@ -132,23 +135,31 @@ class EventQueries:
         for section, name in ((terms.OPERATION, "operation"), (terms.BEHAVIOUR, "behaviour")):
             if query.get(name) is not None:
                 looked_up.append(terms.term(section, None, str(query[name])))
-        if not looked_up or not self._index.ready(conn):
+        if not looked_up:
             return None
         return looked_up, exact and more_exact
 
     def _matching(
         self, conn: Any, query: Mapping[str, Any], after: int
     ) -> Iterator[dict[str, Any]]:
-        """Stored entries matching ``query`` after log index ``after``, in log order."""
+        """Stored entries matching ``query`` after log index ``after``, in log order: through
+        the index below its marker, then by a scan of the tail the indexer has not reached."""
         found = self._indexed_terms(conn, query)
-        if found is not None:
-            return self._matching_indexed(conn, found[0], query, after)
-        return self._scan(conn, query, after)
+        if found is None or self._index is None:
+            return self._scan(conn, query, after)
+        below = self._index.events_below(conn)
+        if after + 1 >= below:
+            return self._scan(conn, query, after)
+        return itertools.chain(
+            self._matching_indexed(conn, found[0], query, after, below),
+            self._scan(conn, query, below - 1),
+        )
 
     def _matching_indexed(
-        self, conn: Any, looked_up: list[str], query: Mapping[str, Any], after: int
+        self, conn: Any, looked_up: list[str], query: Mapping[str, Any], after: int, below: int
     ) -> Iterator[dict[str, Any]]:
-        """:meth:`_scan` through the index: candidates by term, each re-checked on its entry."""
+        """:meth:`_scan` through the index, from ``after`` to ``below`` (exclusive both):
+        candidates by term, each re-checked on its entry."""
         asset = query.get("asset")
         if asset is not None and not asset_exists(conn, asset):
             raise NotFound(f"no asset {asset!r}")
@@ -162,7 +173,8 @@ class EventQueries:
             select, first = _terms_select(
                 lambda first: (first.c.log_index, events_t.c.entry), looked_up, query
             )
-            select = select.where(first.c.log_index > last).order_by(first.c.log_index)
+            select = select.where(first.c.log_index > last, first.c.log_index < below)
+            select = select.order_by(first.c.log_index)
             chunk = conn.execute(select.limit(chunk_size)).all()
             for index, entry in chunk:
                 last = index

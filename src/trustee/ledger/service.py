@@ -10,8 +10,6 @@ own dicts. This facade keeps one name per operation for the faces, the CLI and t
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -23,15 +21,14 @@ from trustee.ledger.bundle import BUNDLE_KIND, Bundle
 from trustee.ledger.bundles import make_bundle
 from trustee.ledger.commit import GroupCommitter
 from trustee.ledger.evidence import DeviceKeys
+from trustee.ledger.indexer import Indexer
 from trustee.ledger.log import DEFAULT_ORIGIN, LOG_KEY_AAD, TransparencyLog
 from trustee.ledger.models import Asset, AssetVerdicts, Event, EventVerdict
 from trustee.ledger.paging import DEFAULT_PAGE_SIZE, PageTokens
 from trustee.ledger.queries import EventQueries
 from trustee.ledger.records import EventRequest, rfc3339
-from trustee.ledger.terms import IndexState, build_index
+from trustee.ledger.terms import IndexState
 from trustee.storage import Database
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "BUNDLE_KIND",
@@ -56,8 +53,8 @@ class LedgerService:
         max_batch: int = 1000,
         attribute_index: bool = True,
     ) -> None:
-        """``attribute_index=False`` neither writes nor reads the attribute index: for the
-        bench's comparison only (a database appended to so has events the index lacks)."""
+        """``attribute_index=False`` neither writes nor reads the attribute index and runs no
+        indexer: for the bench's comparison only (assets written so lack their terms)."""
         self.db = db
         self.barrier = barrier
         self.log = TransparencyLog(db, barrier, origin, clock=clock)
@@ -81,43 +78,24 @@ class LedgerService:
             index=self.index,
         )
         self.queries = EventQueries(db, device_keys, tokens, self.index)
-        self._builder: threading.Thread | None = None
-        self._stop_building = threading.Event()
+        self.indexer = Indexer(db) if attribute_index else None
 
     @property
     def committer(self) -> GroupCommitter[EventRequest, Event]:
         return self.appender.committer
 
     def close(self) -> None:
-        self._stop_building.set()
-        if self._builder is not None:
-            self._builder.join()
+        if self.indexer is not None:
+            self.indexer.stop()
         self.appender.close()
 
     # -- the attribute index ---------------------------------------------------------------
 
-    def build_index(
-        self, *, batch: int = 5000, progress: Callable[[int, int], None] | None = None
-    ) -> bool:
-        """Index what the database held before the index existed (:mod:`trustee.ledger.terms`);
-        True once complete. Resumes where an interrupted build stopped."""
-        return build_index(self.db, batch=batch, progress=progress, stop=self._stop_building)
-
-    def start_index_build(self) -> None:
-        """Build the index in a background thread if it is incomplete (after migrating a
-        populated database); queries scan until it is done."""
-        if self.index is None or self.index.ready() or self._builder is not None:
-            return
-        self._builder = threading.Thread(
-            target=self._build_quietly, name="ledger-index-build", daemon=True
-        )
-        self._builder.start()
-
-    def _build_quietly(self) -> None:
-        try:
-            self.build_index()
-        except Exception:  # a later start, or ``trustee ledger index``, resumes it
-            logger.exception("building the ledger's attribute index stopped")
+    def start_indexer(self) -> None:
+        """Start indexing appended events behind the appends (:mod:`trustee.ledger.indexer`),
+        in a thread of this process, until :meth:`close`."""
+        if self.indexer is not None:
+            self.indexer.start()
 
     # -- assets ----------------------------------------------------------------------------
 

@@ -28,8 +28,7 @@ at all times, fast ones once built.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from hashlib import sha256
 from typing import Any
 
@@ -37,12 +36,10 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from trustee.ledger.bulk import driver_rows, insert_rows
+from trustee.ledger.bulk import insert_rows
 from trustee.ledger.canonical import canonical_json
 from trustee.storage import Database
 from trustee.storage.schema_ledger import ledger_asset_terms as asset_terms_t
-from trustee.storage.schema_ledger import ledger_assets as assets_t
-from trustee.storage.schema_ledger import ledger_event_terms as event_terms_t
 from trustee.storage.schema_ledger import ledger_events as events_t
 from trustee.storage.schema_ledger import ledger_index_state as state_t
 
@@ -52,7 +49,6 @@ __all__ = [
     "EVENT",
     "IndexState",
     "asset_terms",
-    "build_index",
     "event_terms",
     "query_terms",
     "term",
@@ -145,120 +141,35 @@ def write_asset_terms(
 
 
 class IndexState:
-    """Whether the index is complete; once it is, it stays so (remembered per process)."""
+    """How far the index has come, read by the queries: events below a log index (the marker
+    the indexer advances), and whether every asset is indexed (once so, it stays so, which
+    this object remembers for the process)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._ready = False
+        self._assets_ready = False
 
-    def ready(self, conn: Connection | None = None) -> bool:
-        if self._ready:
+    def events_below(self, conn: Connection) -> int:
+        """Every event below this log index is in the index; those from it on are not yet."""
+        below = conn.execute(sa.select(state_t.c.events_below)).scalar()
+        return 0 if below is None else int(below)
+
+    def assets_ready(self, conn: Connection | None = None) -> bool:
+        if self._assets_ready:
             return True
         if conn is None:
             with self._db.connect() as own:
-                return self.ready(own)
-        row = conn.execute(sa.select(state_t)).first()
-        self._ready = row is not None and _complete(row)
-        return self._ready
+                return self.assets_ready(own)
+        done = conn.execute(sa.select(state_t.c.assets_done)).scalar()
+        self._assets_ready = bool(done)
+        return self._assets_ready
 
     def progress(self) -> tuple[int, int, bool]:
-        """``(events indexed, events to index, assets done)`` of the build."""
+        """``(events indexed below, log index after the last event, assets done)``."""
         with self._db.connect() as conn:
             row = conn.execute(sa.select(state_t)).first()
+            end = conn.execute(sa.select(sa.func.max(events_t.c.log_index))).scalar()
+        after = 0 if end is None else int(end) + 1
         if row is None:
-            return 0, 0, True
-        return int(row.events_below), int(row.events_target), bool(row.assets_done)
-
-
-def _complete(row: Any) -> bool:
-    return bool(row.events_below >= row.events_target and row.assets_done)
-
-
-def build_index(
-    db: Database,
-    *,
-    batch: int = 5000,
-    progress: Callable[[int, int], None] | None = None,
-    stop: threading.Event | None = None,
-) -> bool:
-    """Index what the database held at migration 10, ``batch`` events (or assets) per
-    transaction, each advancing the marker with its rows; True once complete.
-
-    Safe to run in several processes at once: each batch holds the append lock (the log
-    state's row on PostgreSQL, the write lock on SQLite) and reads the marker under it, so no
-    batch is built twice and no asset's attributes change while its terms are written.
-    ``progress(done, total)`` is called after each batch; ``stop`` ends the build between
-    batches (it resumes from the marker next time).
-    """
-    while stop is None or not stop.is_set():
-        with db.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                driver_rows(conn, "SELECT id FROM ledger_log_state WHERE id = 1 FOR UPDATE")
-                driver_rows(conn, "SELECT id FROM ledger_index_state WHERE id = 1 FOR UPDATE")
-            row = conn.execute(sa.select(state_t)).first()
-            if row is None or _complete(row):
-                return True
-            if row.events_below < row.events_target:
-                _events_batch(conn, int(row.events_below), int(row.events_target), batch)
-            else:
-                _assets_batch(conn, row.assets_after, batch)
-            after = conn.execute(sa.select(state_t)).one()
-        if progress is not None:
-            progress(int(after.events_below), int(after.events_target))
-    return False
-
-
-def _events_batch(conn: Connection, below: int, target: int, batch: int) -> None:
-    end = min(below + batch, target)
-    rows = conn.execute(
-        sa.select(events_t.c.log_index, events_t.c.entry)
-        .where(events_t.c.log_index >= below, events_t.c.log_index < end)
-        .order_by(events_t.c.log_index)
-    ).all()
-    term_rows: list[tuple[str, int]] = []
-    for log_index, entry in rows:
-        record = orjson.loads(entry)
-        for each in event_terms(
-            record.get("event_attributes") or {},
-            record.get("asset_attributes") or {},
-            record["operation"],
-            record["behaviour"],
-        ):
-            term_rows.append((each, int(log_index)))
-    _insert_new(conn, event_terms_t, ("term", "log_index"), term_rows)
-    conn.execute(sa.update(state_t).where(state_t.c.id == 1).values(events_below=end))
-
-
-def _assets_batch(conn: Connection, after: str | None, batch: int) -> None:
-    select = sa.select(assets_t.c.uuid, assets_t.c.attributes).order_by(assets_t.c.uuid)
-    if after is not None:
-        select = select.where(assets_t.c.uuid > after)
-    rows = conn.execute(select.limit(batch)).all()
-    term_rows = [
-        (each, uuid) for uuid, attributes in rows for each in asset_terms(orjson.loads(attributes))
-    ]
-    _insert_new(conn, asset_terms_t, ("term", "asset_uuid"), term_rows)
-    values: dict[str, Any] = {"assets_done": len(rows) < batch}
-    if rows:
-        values["assets_after"] = rows[-1][0]
-    conn.execute(sa.update(state_t).where(state_t.c.id == 1).values(**values))
-
-
-def _insert_new(
-    conn: Connection, table: sa.Table, columns: tuple[str, str], rows: Iterable[tuple[Any, Any]]
-) -> None:
-    """Insert rows, skipping any already there (an asset created or an event appended since
-    the migration indexed itself)."""
-    rows = list(rows)
-    if not rows:
-        return
-    verb = "INSERT OR IGNORE" if conn.dialect.name == "sqlite" else "INSERT"
-    tail = "" if conn.dialect.name == "sqlite" else " ON CONFLICT DO NOTHING"
-    for start in range(0, len(rows), 5000):
-        chunk = rows[start : start + 5000]
-        sql = (
-            f"{verb} INTO {table.name} ({columns[0]}, {columns[1]}) VALUES "
-            + ", ".join(["(?, ?)"] * len(chunk))
-            + tail
-        )
-        driver_rows(conn, sql, [value for row in chunk for value in row])
+            return after, after, True
+        return int(row.events_below), after, bool(row.assets_done)

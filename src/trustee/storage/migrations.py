@@ -134,25 +134,20 @@ def _v9_siwe_nonces(conn: Connection) -> None:
 
 
 def _v10_attribute_index(conn: Connection) -> None:
-    """The attribute index (:mod:`trustee.ledger.terms`), empty: what the database already
-    holds is indexed in batches by :func:`trustee.ledger.terms.build_index` (at start, or
-    ``trustee ledger index``), which resumes where it stopped; queries scan until it is done."""
+    """The attribute index (:mod:`trustee.ledger.terms`), empty: the events already stored are
+    indexed by the indexer behind the appends (:mod:`trustee.ledger.indexer`, in the server,
+    or ``trustee ledger index`` with a progress bar), which resumes where it stopped; until
+    then queries scan what is not indexed yet."""
     _create(
         conn,
         schema_ledger.ledger_event_terms,
         schema_ledger.ledger_asset_terms,
         schema_ledger.ledger_index_state,
     )
-    events_t, assets_t = schema_ledger.ledger_events, schema_ledger.ledger_assets
-    last = conn.execute(sa.select(sa.func.max(events_t.c.log_index))).scalar()
-    any_asset = conn.execute(sa.select(assets_t.c.uuid).limit(1)).first()
+    any_asset = conn.execute(sa.select(schema_ledger.ledger_assets.c.uuid).limit(1)).first()
     conn.execute(
         sa.insert(schema_ledger.ledger_index_state).values(
-            id=1,
-            events_below=0,
-            events_target=0 if last is None else int(last) + 1,
-            assets_after=None,
-            assets_done=any_asset is None,
+            id=1, events_below=0, assets_after=None, assets_done=any_asset is None
         )
     )
 

@@ -110,9 +110,10 @@ ledger_event_terms = sa.Table(
     sa.Column("log_index", sa.BigInteger, primary_key=True, autoincrement=False),
     sqlite_with_rowid=False,
 )
-"""The attribute index of events (migration 10, :mod:`trustee.ledger.terms`): one row per
-event and filterable fact (an event or asset attribute's key and the string form of its value,
-the operation, the behaviour); a term longer than the column is its SHA-256."""
+"""The attribute index of events (migration 10, :mod:`trustee.ledger.terms`), written behind
+the appends by :mod:`trustee.ledger.indexer`: one row per event and filterable fact (an event
+or asset attribute's key and the string form of its value, the operation, the behaviour); a
+term longer than the column is its SHA-256."""
 
 ledger_asset_terms = sa.Table(
     "ledger_asset_terms",
@@ -128,11 +129,11 @@ ledger_index_state = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("events_below", sa.BigInteger, nullable=False),
-    sa.Column("events_target", sa.BigInteger, nullable=False),
     sa.Column("assets_after", sa.String(36), nullable=True),
     sa.Column("assets_done", sa.Boolean, nullable=False),
     sa.CheckConstraint("id = 1", name="ledger_index_state_singleton"),
 )
-"""How far the index of what existed at migration 10 is built: events below ``events_below``
-of those below ``events_target``, assets up to uuid ``assets_after`` (everything written since
-is indexed by its own transaction). Queries use the index only once both are complete."""
+"""How far the attribute index has come (migration 10): every event below log index
+``events_below`` is in ``ledger_event_terms`` (the indexer behind the appends advances it in
+the transaction that writes the terms); assets up to uuid ``assets_after`` of those stored
+before the migration, ``assets_done`` once all (assets written since index themselves)."""
