@@ -26,6 +26,7 @@ from trustee.storage.migrations import MIGRATIONS
 from trustee.storage.schema_ledger import (
     ledger_asset_terms,
     ledger_event_terms,
+    ledger_events,
     ledger_index_state,
 )
 
@@ -398,5 +399,64 @@ def test_paging_with_filters_through_both_faces(storage_url: str) -> None:
                 headers=vault,
             )
             assert other.status_code == 400
+    finally:
+        dev.core.close()
+
+
+# --- several indexers at once ------------------------------------------------------------
+
+
+def test_indexers_in_several_processes_index_each_event_once(storage_url: str) -> None:
+    """Replicas each run an indexer: batches race for the marker, and the index ends the
+    same as one indexer's, every term once, the marker at the log's end."""
+    from trustee.ledger.indexer import _entry_terms
+
+    dev = open_dev_core(storage_url)
+    try:
+        service = dev.core.ledger
+        assert service.indexer is not None
+        service.indexer.stop()
+        asset = service.create_asset({"site": "s"}).uuid
+        service.post_events(
+            [
+                EventRequest(
+                    asset, event_attributes={"n": i, "r": str(i % 4)}, principal_accepted=WHO
+                )
+                for i in range(150)
+            ]
+        )
+        replicas = [open_database(storage_url) for _ in range(3)]
+        try:
+            errors: list[BaseException] = []
+
+            def index(db: Any, batch: int) -> None:
+                try:
+                    assert build_index(db, batch=batch)
+                except BaseException as exc:  # reported below
+                    errors.append(exc)
+
+            threads = [
+                threading.Thread(target=index, args=(db, batch))
+                for db, batch in zip([*replicas, dev.core.db], (7, 11, 13, 50), strict=True)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert not errors, errors
+        finally:
+            for db in replicas:
+                db.close()
+        with dev.core.db.connect() as conn:
+            entries = conn.execute(sa.select(ledger_events.c.log_index, ledger_events.c.entry))
+            expected = {
+                (each, int(index))
+                for index, entry in entries
+                for each in _entry_terms(orjson.loads(entry))
+            }
+            rows = [tuple(row) for row in conn.execute(sa.select(ledger_event_terms))]
+        assert sorted(rows) == sorted(expected)  # each once
+        assert IndexState(dev.core.db).progress()[:2] == (150, 150)
+        assert service.count_events(attributes={"r": "1"}) == 38
     finally:
         dev.core.close()

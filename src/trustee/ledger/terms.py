@@ -11,19 +11,17 @@ column are stored as their SHA-256 (``#`` and 64 hex digits): equal terms have e
 and only a SHA-256 collision, the assumption the log's own hashes rest on, could add a match.
 Pages re-check every candidate on its decoded entry all the same.
 
-Why a term table: measured on SQLite (bench/ledger.py, and the note in the README), one
-B-tree of short text keys, written with the event in the append transaction, costs a few
-percent of an append and answers a selective first page in well under a millisecond at any
-size, where expression indexes need their keys known in advance and a JSON GIN index exists on
-PostgreSQL only. Hashing every term to 64 bits made the table smaller, but gave no faster
-look-ups at 3·10⁵ events and would need a re-check for counts.
+Why a term table: one B-tree of short text keys answers a selective first page or a count
+in about a millisecond whatever the log's size (bench/queries.py, and the README's Performance
+section), on both engines, for any key; expression indexes need their keys known in advance,
+and a JSON GIN index exists on PostgreSQL only. Hashing every term to 64 bits made the table
+smaller, but gave no faster look-ups at 3·10⁵ events and would need a re-check for counts.
 
-Indexing what a database held before the index existed (migration 10 leaves the table empty
-and records how far the build has come) is :func:`build_index`: batches of events in log
-order, each its own transaction that advances the marker, so an interrupted build resumes
-where it stopped. Everything appended meanwhile is indexed by its own transaction. Until the
-build is complete queries do not use the index at all (they scan, as before): correct answers
-at all times, fast ones once built.
+Events' terms are written behind the appends by :mod:`trustee.ledger.indexer` (why, and the
+measurements, are there); :class:`IndexState` tells the queries how far it has come. Assets'
+terms are written with the asset, in its own transaction (a create, or an event whose
+``asset_attributes`` change it): assets are few beside events, and a filter over assets has no
+log order to split into an indexed part and a tail.
 """
 
 from __future__ import annotations
