@@ -54,14 +54,25 @@ DEFAULT_BATCH = 20_000
 """Log indexes per batch: large enough that sorted terms share pages, short enough that a
 batch holds SQLite's writer for a fraction of a second."""
 DEFAULT_INTERVAL = 0.25
-"""Seconds between batches once caught up: the tail a query scans is about the events of one
-interval."""
+"""Seconds between looks at the tail once caught up."""
+_SLICE = 250
+"""Events whose terms are made without a pause for the appends' threads (~2 ms)."""
+DEFAULT_MAX_TAIL = 5000
+"""Events left to the tail while appends are busy: what a query scans at most beside the
+index (a few tens of milliseconds), and the size of the batches under a steady load."""
 
 
-def index_events(db: Database, *, batch: int = DEFAULT_BATCH, until: int | None = None) -> int:
+def index_events(
+    db: Database,
+    *,
+    batch: int = DEFAULT_BATCH,
+    until: int | None = None,
+    between: Callable[[], None] | None = None,
+) -> int:
     """Index the events of the next ``batch`` log indexes above the marker (not beyond
     ``until``); the marker after it. One transaction, or none when there is nothing to do or
-    another indexer moved the marker meanwhile."""
+    another indexer moved the marker meanwhile. ``between()`` is called between slices of the
+    terms' making (the indexer gives the interpreter to appends there)."""
     with db.connect() as conn:
         below = _events_below(conn)
         last = conn.execute(sa.select(sa.func.max(events_t.c.log_index))).scalar()
@@ -76,11 +87,16 @@ def index_events(db: Database, *, batch: int = DEFAULT_BATCH, until: int | None 
                 events_t.c.log_index >= below, events_t.c.log_index < upto
             )
         ).all()
-    term_rows = sorted(
-        (each, int(log_index))
-        for log_index, entry in rows
-        for each in _entry_terms(orjson.loads(entry))
-    )
+    term_rows: list[tuple[str, int]] = []
+    for start in range(0, len(rows), _SLICE):
+        if between is not None and start:
+            between()
+        term_rows += [
+            (each, int(log_index))
+            for log_index, entry in rows[start : start + _SLICE]
+            for each in _entry_terms(orjson.loads(entry))
+        ]
+    term_rows.sort()
     with db.begin(durable=False) as conn:
         if _events_below(conn, lock=True) != below:
             return _events_below(conn)  # another indexer wrote this batch
@@ -157,14 +173,28 @@ def build_index(
 
 
 class Indexer:
-    """A thread of the server process that keeps the index close behind the log."""
+    """A thread of the server process that keeps the index close behind the log.
+
+    ``activity()`` (the count of events this process has appended) tells it when appends are
+    busy: it then leaves the writer, and the interpreter, to them until the tail reaches
+    ``max_tail`` events, and indexes the tail in one batch.
+    """
 
     def __init__(
-        self, db: Database, *, batch: int = DEFAULT_BATCH, interval: float = DEFAULT_INTERVAL
+        self,
+        db: Database,
+        *,
+        batch: int = DEFAULT_BATCH,
+        interval: float = DEFAULT_INTERVAL,
+        max_tail: int = DEFAULT_MAX_TAIL,
+        activity: Callable[[], int] | None = None,
     ) -> None:
         self._db = db
         self._batch = batch
         self._interval = interval
+        self._max_tail = max_tail
+        self._activity = activity
+        self._seen = activity() if activity is not None else 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._assets_done = False
@@ -191,16 +221,32 @@ class Indexer:
                 pause = 5.0
             self._stop.wait(pause)
 
+    def _busy(self) -> bool:
+        if self._activity is None:
+            return False
+        seen, self._seen = self._seen, self._activity()
+        return self._seen != seen
+
+    def _yield(self) -> None:
+        """Between slices of work: a short sleep while appends are busy, so a commit leader
+        waiting for the interpreter gets it now rather than at the next forced switch."""
+        if self._busy():
+            time.sleep(0.001)
+
     def _step(self) -> float:
-        """One batch; how long to wait before the next."""
+        """One batch, or none; how long to wait before the next."""
         if not self._assets_done:
             self._assets_done = index_assets(self._db)
             if not self._assets_done:
                 return 0.0
         with self._db.connect() as conn:
             before = _events_below(conn)
+            last = conn.execute(sa.select(sa.func.max(events_t.c.log_index))).scalar()
+        tail = (0 if last is None else int(last) + 1) - before
+        if tail <= 0 or (self._busy() and tail < self._max_tail):
+            return self._interval
         began = time.perf_counter()
-        after = index_events(self._db, batch=self._batch)
+        after = index_events(self._db, batch=self._batch, between=self._yield)
         if after == before:
             return self._interval
         self.batches += 1

@@ -78,7 +78,9 @@ class LedgerService:
             index=self.index,
         )
         self.queries = EventQueries(db, device_keys, tokens, self.index)
-        self.indexer = Indexer(db) if attribute_index else None
+        self.indexer = (
+            Indexer(db, activity=lambda: self.appender.committer.items) if attribute_index else None
+        )
 
     @property
     def committer(self) -> GroupCommitter[EventRequest, Event]:

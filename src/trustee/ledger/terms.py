@@ -26,6 +26,7 @@ log order to split into an indexed part and a tail.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from hashlib import sha256
 from typing import Any
@@ -95,9 +96,15 @@ def event_terms(
     return [
         *_section_terms(EVENT, event_attributes),
         *_section_terms(ASSET_UPDATE, asset_attributes),
-        term(OPERATION, None, operation),
-        term(BEHAVIOUR, None, behaviour),
+        _named_term(OPERATION, operation),
+        _named_term(BEHAVIOUR, behaviour),
     ]
+
+
+@functools.lru_cache(maxsize=256)
+def _named_term(section: str, name: str) -> str:
+    """An operation's or behaviour's term: a few names, made once each."""
+    return term(section, None, name)
 
 
 def asset_terms(attributes: Mapping[str, Any]) -> set[str]:
