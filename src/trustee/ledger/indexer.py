@@ -48,6 +48,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from trustee.errors import StorageUnavailable
 from trustee.ledger.bulk import driver_rows
 from trustee.ledger.terms import asset_terms, event_terms
 from trustee.storage import Database
@@ -227,6 +228,8 @@ class Indexer:
         while not self._stop.is_set():
             try:
                 pause = self._step()
+            except StorageUnavailable:  # logged where outages are detected; retried
+                pause = 1.0
             except Exception:  # the next round (or the next start) resumes from the marker
                 logger.exception("indexing the ledger's attributes failed; retrying")
                 pause = 5.0
