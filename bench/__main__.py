@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import audit, http, ledger, replicas, tokens
+from bench import audit, http, ledger, queries, replicas, tokens
 from bench.harness import report
 
 
@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     count, rounds = (200, 1) if args.quick else (600, 25)
     figures = tokens.run(count, rounds)
     figures += ledger.run(args.quick)
+    figures += queries.run(args.quick)
     figures += audit.run(args.quick)
     figures += replicas.run(args.quick)
     figures += http.run(args.quick)

@@ -219,11 +219,16 @@ def encoded(draw, values: st.SearchStrategy) -> bytes:
 # -- the invariant ---------------------------------------------------------------------------
 
 
+# Written behind the appends by the indexer thread, at its own pace, from committed events.
+BEHIND = {"ledger_event_terms", "ledger_index_state"}
+
+
 def snapshot(core) -> dict[str, list[tuple]]:
     with core.db.connect() as conn:
         return {
             table.name: sorted(map(tuple, conn.execute(sa.select(table)).all()), key=repr)
             for table in metadata.sorted_tables
+            if table.name not in BEHIND
         }
 
 

@@ -390,3 +390,9 @@ def bundle_command(
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror}")
         err.print(f"wrote {output} ({len(data.get('events', []))} events)")
+
+
+# Registered here, written apart: it opens the database, where the rest talks to a server.
+from trustee.cli.ledger_index import index_command  # noqa: E402
+
+app.command("index")(index_command)

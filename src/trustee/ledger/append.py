@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 
 from trustee.crypto.device import DeviceKey
 from trustee.errors import InvalidRequest, NotFound, TrusteeError
-from trustee.ledger import idempotency, merkle
+from trustee.ledger import idempotency, merkle, terms
 from trustee.ledger.assets import key_record_of
 from trustee.ledger.bulk import driver_rows, insert_rows
 from trustee.ledger.commit import GroupCommitter, Pending
@@ -118,8 +118,10 @@ class Appender:
         *,
         clock: Callable[[], float] = time.time,
         max_batch: int = 1000,
+        attribute_index: bool = True,
     ) -> None:
         self._db = db
+        self._index = attribute_index
         self._log = log
         self._device_keys = device_keys
         self._clock = clock
@@ -290,6 +292,8 @@ class Appender:
                     .where(assets_t.c.uuid == asset_uuid)
                     .values(attributes=dumps(merged))
                 )
+                if self._index:
+                    terms.write_asset_terms(conn, asset_uuid, assets[asset_uuid].attributes, merged)
         if keyed:
             for (scope, key), (digest, event) in keyed.items():
                 idempotency.record(conn, scope, key, digest, event.uuid, now)

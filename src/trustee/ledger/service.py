@@ -21,11 +21,13 @@ from trustee.ledger.bundle import BUNDLE_KIND, Bundle
 from trustee.ledger.bundles import make_bundle
 from trustee.ledger.commit import GroupCommitter
 from trustee.ledger.evidence import DeviceKeys
+from trustee.ledger.indexer import Indexer
 from trustee.ledger.log import DEFAULT_ORIGIN, LOG_KEY_AAD, TransparencyLog
 from trustee.ledger.models import Asset, AssetVerdicts, Event, EventVerdict
 from trustee.ledger.paging import DEFAULT_PAGE_SIZE, PageTokens
 from trustee.ledger.queries import EventQueries
 from trustee.ledger.records import EventRequest, rfc3339
+from trustee.ledger.terms import IndexState
 from trustee.storage import Database
 
 __all__ = [
@@ -49,24 +51,53 @@ class LedgerService:
         *,
         clock: Callable[[], float] = time.time,
         max_batch: int = 1000,
+        attribute_index: bool = True,
     ) -> None:
+        """``attribute_index=False`` neither writes nor reads the attribute index and runs no
+        indexer: for the bench's comparison only (assets written so lack their terms)."""
         self.db = db
         self.barrier = barrier
         self.log = TransparencyLog(db, barrier, origin, clock=clock)
         device_keys = DeviceKeys()
-        self.appender = Appender(db, self.log, device_keys, clock=clock, max_batch=max_batch)
-        tokens = PageTokens(lambda: barrier.subkey(b"ledger-page-tokens"))
-        self.assets = AssetStore(
-            db, self.log, clock=clock, on_key_change=self.appender.forget, tokens=tokens
+        self.appender = Appender(
+            db,
+            self.log,
+            device_keys,
+            clock=clock,
+            max_batch=max_batch,
+            attribute_index=attribute_index,
         )
-        self.queries = EventQueries(db, device_keys, tokens)
+        tokens = PageTokens(lambda: barrier.subkey(b"ledger-page-tokens"))
+        self.index = IndexState(db) if attribute_index else None
+        self.assets = AssetStore(
+            db,
+            self.log,
+            clock=clock,
+            on_key_change=self.appender.forget,
+            tokens=tokens,
+            index=self.index,
+        )
+        self.queries = EventQueries(db, device_keys, tokens, self.index)
+        self.indexer = (
+            Indexer(db, activity=lambda: self.appender.committer.items) if attribute_index else None
+        )
 
     @property
     def committer(self) -> GroupCommitter[EventRequest, Event]:
         return self.appender.committer
 
     def close(self) -> None:
+        if self.indexer is not None:
+            self.indexer.stop()
         self.appender.close()
+
+    # -- the attribute index ---------------------------------------------------------------
+
+    def start_indexer(self) -> None:
+        """Start indexing appended events behind the appends (:mod:`trustee.ledger.indexer`),
+        in a thread of this process, until :meth:`close`."""
+        if self.indexer is not None:
+            self.indexer.start()
 
     # -- assets ----------------------------------------------------------------------------
 
@@ -91,10 +122,16 @@ class LedgerService:
         return self.assets.read(asset)
 
     def list_assets(
-        self, *, page_size: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
+        self,
+        *,
+        attributes: Mapping[str, str] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        page_token: str | None = None,
     ) -> tuple[list[str], str | None]:
-        """Asset uuids, one page at a time (the Vault face's ``keys``)."""
-        assets, token = self.assets.list_assets(page_size=page_size, page_token=page_token)
+        """Asset uuids, filtered, one page at a time (the Vault face's ``keys``)."""
+        assets, token = self.assets.list_assets(
+            attributes=attributes, page_size=page_size, page_token=page_token
+        )
         return [asset.uuid for asset in assets], token
 
     def find_assets(

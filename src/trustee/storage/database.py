@@ -74,11 +74,17 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def begin(self) -> Iterator[Connection]:
+    def begin(self, *, durable: bool = True) -> Iterator[Connection]:
         """A connection inside a transaction: committed on normal exit, rolled back on error.
 
         On SQLite the transaction holds the write lock from its start (``BEGIN IMMEDIATE``).
         An outage of the database, met anywhere inside, is :class:`StorageUnavailable`.
+
+        ``durable=False`` is for derived data only (data rebuilt from what durable transactions
+        wrote, with its own marker in the same transaction): the commit does not wait for the
+        disk (SQLite ``synchronous=NORMAL`` on this connection for this transaction, PostgreSQL
+        ``synchronous_commit = off``). A crash may lose the last such transactions, each whole;
+        it never reorders or tears them, and durable transactions stay durable.
         """
         with (
             outages_as_unavailable(),
@@ -87,8 +93,17 @@ class Database:
             self.engine.connect() as conn,
         ):
             conn.execution_options(**{_WRITE: True})
-            with conn.begin():
-                yield conn
+            relaxed = not durable and self.dialect_name == "sqlite"
+            if relaxed:
+                _sqlite_pragma(conn, "synchronous = NORMAL")
+            try:
+                with conn.begin():
+                    if not durable and self.dialect_name == "postgresql":
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                    yield conn
+            finally:
+                if relaxed:
+                    _sqlite_pragma(conn, "synchronous = FULL")
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -223,6 +238,16 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_pragma(conn: Connection, pragma: str) -> None:
+    """Set a pragma on the driver's connection, outside any transaction (SQLite ignores a
+    change of ``synchronous`` inside one)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA {pragma}")
     finally:
         cursor.close()
 

@@ -133,6 +133,25 @@ def _v9_siwe_nonces(conn: Connection) -> None:
     _create(conn, schema_auth.siwe_nonces)
 
 
+def _v10_attribute_index(conn: Connection) -> None:
+    """The attribute index (:mod:`trustee.ledger.terms`), empty: the events already stored are
+    indexed by the indexer behind the appends (:mod:`trustee.ledger.indexer`, in the server,
+    or ``trustee ledger index`` with a progress bar), which resumes where it stopped; until
+    then queries scan what is not indexed yet."""
+    _create(
+        conn,
+        schema_ledger.ledger_event_terms,
+        schema_ledger.ledger_asset_terms,
+        schema_ledger.ledger_index_state,
+    )
+    any_asset = conn.execute(sa.select(schema_ledger.ledger_assets.c.uuid).limit(1)).first()
+    conn.execute(
+        sa.insert(schema_ledger.ledger_index_state).values(
+            id=1, events_below=0, assets_after=None, assets_done=any_asset is None
+        )
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
     _v2_ledger,
@@ -143,6 +162,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v7_applications,
     _v8_scitt,
     _v9_siwe_nonces,
+    _v10_attribute_index,
 )
 
 

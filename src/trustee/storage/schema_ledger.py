@@ -102,3 +102,38 @@ TABLES: tuple[sa.Table, ...] = (
     ledger_log_state,
     ledger_log_key,
 )
+
+ledger_event_terms = sa.Table(
+    "ledger_event_terms",
+    metadata,
+    sa.Column("term", sa.String(80), primary_key=True),
+    sa.Column("log_index", sa.BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
+)
+"""The attribute index of events (migration 10, :mod:`trustee.ledger.terms`), written behind
+the appends by :mod:`trustee.ledger.indexer`: one row per event and filterable fact (an event
+or asset attribute's key and the string form of its value, the operation, the behaviour); a
+term longer than the column is its SHA-256."""
+
+ledger_asset_terms = sa.Table(
+    "ledger_asset_terms",
+    metadata,
+    sa.Column("term", sa.String(80), primary_key=True),
+    sa.Column("asset_uuid", sa.String(36), primary_key=True),
+    sqlite_with_rowid=False,
+)
+"""The attribute index of assets: one row per asset and current attribute (migration 10)."""
+
+ledger_index_state = sa.Table(
+    "ledger_index_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("events_below", sa.BigInteger, nullable=False),
+    sa.Column("assets_after", sa.String(36), nullable=True),
+    sa.Column("assets_done", sa.Boolean, nullable=False),
+    sa.CheckConstraint("id = 1", name="ledger_index_state_singleton"),
+)
+"""How far the attribute index has come (migration 10): every event below log index
+``events_below`` is in ``ledger_event_terms`` (the indexer behind the appends advances it in
+the transaction that writes the terms); assets up to uuid ``assets_after`` of those stored
+before the migration, ``assets_done`` once all (assets written since index themselves)."""

@@ -108,7 +108,15 @@ def create_asset(
 
 @router.get("/ledger/assets")
 def list_assets(request: Request, _: TokenEntry = requires("list")) -> ORJSONResponse:
+    """Filter: ``attributes.K=v`` (ANDed, equality on the string form of a value); paging with
+    ``page_size`` and ``next_page_token`` (the token keeps the filters)."""
+    attributes = {
+        name.removeprefix("attributes."): value
+        for name, value in request.query_params.multi_items()
+        if name.startswith("attributes.")
+    }
     keys, token = ledger_of(request).list_assets(
+        attributes=attributes,
         page_size=_page_size(request),
         page_token=request.query_params.get("next_page_token")
         or request.query_params.get("page_token"),
