@@ -52,7 +52,9 @@ class Core:
         )
         self.audiences = AudienceService(db)
         self.ledger = LedgerService(db, self.barrier)
-        self.scitt = ScittRegistry(db, self.ledger.log, self.barrier, self.trust_lists)
+        self.scitt = ScittRegistry(
+            db, self.ledger.log, self.ledger.appender, self.barrier, self.trust_lists
+        )
         self.storage = StorageProbe(db)
 
     @classmethod

@@ -58,7 +58,7 @@ def create_app(core: Core) -> Starlette:
         if kind != COSE:
             return problem(415, f"a signed statement is sent as {COSE}")
         body = await request.body()
-        registered = await run_in_threadpool(registry.register, body)
+        registered = await registry.register_async(body)
         location = f"/entries/{registered.entry_id}"
         return Response(status_code=303, headers={"Location": location, "Retry-After": RETRY_AFTER})
 
