@@ -33,6 +33,7 @@ from trustee.ledger.append import Appender, OtherLeaf
 from trustee.ledger.log import TransparencyLog, fetch_nodes
 from trustee.scitt import cbor
 from trustee.scitt.cose import decode_sign1
+from trustee.scitt.issuers import IssuerKeys
 from trustee.scitt.receipt import build_receipt, key_set_bytes, transparent_statement
 from trustee.scitt.receipt_key import ReceiptKey
 from trustee.scitt.statement import Statement, StatementError, verify_statement
@@ -47,12 +48,22 @@ _RECEIPT_CACHE = 10_000
 
 @dataclass(frozen=True)
 class RegistrationPolicy:
-    """Who may register. ``trust_list`` None: any statement whose signature verifies under the
-    key it carries (``--dev``, and the default). A name: only statements whose signing key's
-    Ethereum address is on that trust list (ES256K; checked by key recovery when the statement
-    names its address in ``kid``), the lists the token verifier uses."""
+    """Who may register.
+
+    Open (the default, and ``--dev``): any statement whose signature verifies under the key it
+    carries. Production, when ``trust_list`` names a list or ``registered_keys`` is set: only a
+    statement whose signing key is a registered issuer key (:mod:`trustee.scitt.issuers`;
+    its ``iss`` must match when the registration sets one), or an ES256K statement whose
+    signer's Ethereum address is on the trust list (checked by key recovery when the statement
+    names its address in ``kid``), the lists the token verifier uses.
+    """
 
     trust_list: str | None = None
+    registered_keys: bool = False
+
+    @property
+    def open(self) -> bool:
+        return self.trust_list is None and not self.registered_keys
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,7 @@ class ScittRegistry:
         self.log = log
         self.appender = appender
         self.trust_lists = trust_lists
+        self.issuers = IssuerKeys(db, clock=clock)
         self.policy = policy or RegistrationPolicy()
         self.receipt_key = ReceiptKey(db, barrier, clock=clock)
         self._clock = clock
@@ -152,23 +164,34 @@ class ScittRegistry:
             statement = verify_statement(data)
         except StatementError as exc:
             raise InvalidRequest(f"{exc.reason}: {exc.message}") from None
-        self._admit(statement.address)
+        self._admit(statement)
         self.receipt_key.kid  # noqa: B018  # a sealed server refuses before writing
         return OtherLeaf(statement.entry, _ROWS, statement)
 
-    def _admit(self, address: str | None) -> None:
-        name = self.policy.trust_list
-        if name is None:
+    def _admit(self, statement: Statement) -> None:
+        """Refuse (``untrusted_issuer``) what the policy does not admit; reads only."""
+        policy = self.policy
+        if policy.open:
             return
-        try:
-            trusted = self.trust_lists.resolve(name)
-        except NotFound:
+        registered = self.issuers.matching(statement.key)
+        if any(issuer.iss is None or issuer.iss == statement.issuer for issuer in registered):
+            return
+        name = policy.trust_list
+        address = statement.address
+        if name is not None and address is not None:
+            try:
+                if address in self.trust_lists.resolve(name):
+                    return
+            except NotFound:
+                pass  # refused below, as an address on no list is
+        if registered:
+            names = ", ".join(repr(issuer.iss) for issuer in registered if issuer.iss)
             raise InvalidRequest(
-                f"untrusted_issuer: the registration trust list {name!r} does not exist"
-            ) from None
-        if address is None or address not in trusted:
-            who = address or "a key that is not secp256k1"
-            raise InvalidRequest(f"untrusted_issuer: {who} is not on trust list {name!r}")
+                f"untrusted_issuer: the key is registered for iss {names}, not {statement.issuer!r}"
+            )
+        who = address or f"the {statement.algorithm} key {statement.key.thumbprint().hex()}"
+        where = f"on trust list {name!r} nor " if name is not None and address else ""
+        raise InvalidRequest(f"untrusted_issuer: {who} is not {where}a registered issuer key")
 
     def receipt(self, entry_id: str) -> bytes:
         """The receipt of a registered statement (the same bytes each time, per process)."""

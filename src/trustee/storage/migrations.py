@@ -133,6 +133,10 @@ def _v9_siwe_nonces(conn: Connection) -> None:
     _create(conn, schema_auth.siwe_nonces)
 
 
+def _v11_scitt_issuers(conn: Connection) -> None:
+    _create(conn, schema_scitt.scitt_issuers)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
     _v2_ledger,
@@ -143,6 +147,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v7_applications,
     _v8_scitt,
     _v9_siwe_nonces,
+    _v11_scitt_issuers,
 )
 
 

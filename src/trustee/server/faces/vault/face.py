@@ -22,6 +22,7 @@ from trustee.server.faces.vault.routes import (
     audit_hash,
     auth_trustee,
     ledger,
+    scitt_issuers,
     sys,
     token,
     trustees,
@@ -37,6 +38,7 @@ ROUTERS = (
     auth_trustee.router,
     ledger.router,
     audit_hash.router,
+    scitt_issuers.router,
 )
 
 FAST_OPERATIONS = (*trustees.FAST_OPERATIONS, *ledger.FAST_OPERATIONS)
