@@ -335,6 +335,7 @@ def test_registrations_and_events_share_the_committer(client: TestClient, ready)
     assert len(set(indexes)) == 24
     keys = parse_key_set(client.get("/.well-known/scitt-keys").content)
     log_key = client.get("/v1/ledger/log/public-key").json()["data"]["key"]
+    made_at_registration = {}
     for data, registration in registered:
         assert registration.log_index < registration.tree_size
         checked = verify_receipt(
@@ -343,6 +344,18 @@ def test_registrations_and_events_share_the_committer(client: TestClient, ready)
         assert (checked.leaf_index, checked.tree_size) == (
             registration.log_index,
             registration.tree_size,
+        )
+        made_at_registration[registration.entry_id] = checked
+    # Receipts made from the database (another process, a restart) prove the same.
+    core.scitt._receipts.clear()
+    for data, registration in registered:
+        receipt = client.get(f"/entries/{registration.entry_id}").content
+        checked = verify_receipt(receipt, entry_of(decode_sign1(data)), keys)
+        earlier = made_at_registration[registration.entry_id]
+        assert (checked.leaf_index, checked.tree_size, checked.root) == (
+            earlier.leaf_index,
+            earlier.tree_size,
+            earlier.root,
         )
     checkpoint = open_checkpoint(core.ledger.checkpoint()["checkpoint"], [log_key])
     assert checkpoint.size >= max(indexes) + 1

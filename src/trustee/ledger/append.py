@@ -108,13 +108,14 @@ class LeafKind(Protocol):
         conn: Connection,
         placed: Sequence[tuple[OtherLeaf, int]],
         tree_size: int,
+        root: bytes,
         now: float,
     ) -> Sequence[object]:
         """Write what goes with each ``(leaf, log_index)``; return each one's result, in order.
 
-        ``tree_size`` is the size of the tree the batch made (every leaf of it is in that
-        tree), ``now`` its acceptance time. An exception fails the whole batch: nothing of it
-        is written.
+        ``tree_size`` and ``root`` are those of the tree the batch made (every leaf of it is
+        in that tree; its nodes are readable in ``conn``), ``now`` its acceptance time. An
+        exception fails the whole batch: nothing of it is written.
         """
         ...
 
@@ -329,9 +330,9 @@ class Appender:
             )
             outcomes.append(event)
         if leaves:
-            tree_size, _ = self._log.append(conn, state, leaves, now)
+            tree_size, root = self._log.append(conn, state, leaves, now)
             for kind, placed, positions in others.values():
-                stored = kind.store(conn, placed, tree_size, now)
+                stored = kind.store(conn, placed, tree_size, root, now)
                 for position, outcome in zip(positions, stored, strict=True):
                     outcomes[position] = outcome
         if rows:

@@ -30,6 +30,7 @@ from trustee.custody.barrier import Barrier
 from trustee.errors import InvalidRequest, NotFound
 from trustee.ledger import merkle
 from trustee.ledger.append import Appender, OtherLeaf
+from trustee.ledger.bulk import driver_rows
 from trustee.ledger.log import TransparencyLog, fetch_nodes
 from trustee.scitt import cbor
 from trustee.scitt.cose import decode_sign1
@@ -44,6 +45,13 @@ __all__ = ["Registered", "RegistrationPolicy", "ScittRegistry", "parse_entry_id"
 
 _ENTRY_ID = re.compile(r"([1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})", re.ASCII)
 _RECEIPT_CACHE = 10_000
+_INLINE_CHECK_BYTES = 64 * 1024
+"""Statements up to this size are checked on the caller's event loop: the check takes a few
+hundred microseconds, less than handing it to a thread and back."""
+_RECEIPT_ROW = (
+    f"SELECT tree_size, subject, registered_time FROM {statements_t.name} "  # noqa: S608
+    "WHERE log_index = ?"
+)
 
 
 @dataclass(frozen=True)
@@ -73,16 +81,33 @@ class Registered:
     tree_size: int
 
 
+@dataclass(frozen=True)
+class _Included:
+    """What a receipt is made of, as the registration's transaction found it."""
+
+    registered: Registered
+    path: list[bytes]
+    root: bytes
+    subject: str | None
+    registered_time: float
+
+
 class _StatementRows:
-    """Writes registered statements' rows in the append transaction that places their leaves."""
+    """Writes registered statements' rows in the append transaction that places their leaves,
+    and reads their inclusion proofs there (one query for the batch), so that each caller
+    makes its receipt without going back to the database."""
+
+    def __init__(self, log: TransparencyLog) -> None:
+        self._log = log
 
     def store(
         self,
         conn: Connection,
         placed: Sequence[tuple[OtherLeaf, int]],
         tree_size: int,
+        root: bytes,
         now: float,
-    ) -> list[Registered]:
+    ) -> list[_Included]:
         rows = []
         for leaf, log_index in placed:
             statement = cast(Statement, leaf.data)
@@ -100,12 +125,17 @@ class _StatementRows:
                 }
             )
         conn.execute(sa.insert(statements_t), rows)
+        paths = self._log.inclusion_proofs(conn, [index for _, index in placed], tree_size)
         return [
-            Registered(f"{tree_size}.{log_index}", log_index, tree_size) for _, log_index in placed
+            _Included(
+                Registered(f"{tree_size}.{log_index}", log_index, tree_size),
+                paths[log_index],
+                root,
+                cast(Statement, leaf.data).subject,
+                now,
+            )
+            for leaf, log_index in placed
         ]
-
-
-_ROWS = _StatementRows()
 
 
 def parse_entry_id(entry_id: str) -> tuple[int, int]:
@@ -141,8 +171,9 @@ class ScittRegistry:
         self.policy = policy or RegistrationPolicy()
         self.receipt_key = ReceiptKey(db, barrier, clock=clock)
         self._clock = clock
-        self._receipts: OrderedDict[int, bytes] = OrderedDict()
+        self._receipts: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._rows = _StatementRows(log)
         if statements_t not in log.leaf_tables:
             log.leaf_tables.append(statements_t)
 
@@ -150,13 +181,16 @@ class ScittRegistry:
         """Verify, apply the policy, append. :class:`InvalidRequest` (nothing written) when
         the statement is refused; its message starts with the reason."""
         leaf = self._checked(data)
-        return cast(Registered, self.appender.post_leaf(leaf))
+        return self._receipt_made(cast(_Included, self.appender.post_leaf(leaf)))
 
     async def register_async(self, data: bytes) -> Registered:
-        """:meth:`register` for a caller on an event loop: the checks run on a worker thread,
-        then the caller awaits its batch's commit without holding a thread through it."""
-        leaf = await asyncio.to_thread(self._checked, data)
-        return cast(Registered, await self.appender.post_leaf_async(leaf))
+        """:meth:`register` for a caller on an event loop: it awaits its batch's commit without
+        holding a thread through it (large statements are checked on a worker thread)."""
+        if len(data) <= _INLINE_CHECK_BYTES:
+            leaf = self._checked(data)
+        else:
+            leaf = await asyncio.to_thread(self._checked, data)
+        return self._receipt_made(cast(_Included, await self.appender.post_leaf_async(leaf)))
 
     def _checked(self, data: bytes) -> OtherLeaf:
         """The statement as a leaf to append, once its signature and the policy admit it."""
@@ -166,7 +200,22 @@ class ScittRegistry:
             raise InvalidRequest(f"{exc.reason}: {exc.message}") from None
         self._admit(statement)
         self.receipt_key.kid  # noqa: B018  # a sealed server refuses before writing
-        return OtherLeaf(statement.entry, _ROWS, statement)
+        return OtherLeaf(statement.entry, self._rows, statement)
+
+    def _receipt_made(self, included: _Included) -> Registered:
+        """Make and keep the receipt of a registration just committed: its client asks for it
+        next (SCRAPI), and then it is answered from memory, with no database read."""
+        registered = included.registered
+        receipt = self._build(
+            registered.tree_size,
+            registered.log_index,
+            included.path,
+            included.root,
+            included.subject,
+            included.registered_time,
+        )
+        self._keep(registered.tree_size, registered.log_index, receipt)
+        return registered
 
     def _admit(self, statement: Statement) -> None:
         """Refuse (``untrusted_issuer``) what the policy does not admit; reads only."""
@@ -193,20 +242,45 @@ class ScittRegistry:
         where = f"on trust list {name!r} nor " if name is not None and address else ""
         raise InvalidRequest(f"untrusted_issuer: {who} is not {where}a registered issuer key")
 
-    def receipt(self, entry_id: str) -> bytes:
-        """The receipt of a registered statement (the same bytes each time, per process)."""
+    def cached_receipt(self, entry_id: str) -> bytes | None:
+        """The receipt when this process has it in memory (no I/O: fit for an event loop)."""
         tree_size, log_index = parse_entry_id(entry_id)
         with self._cache_lock:
-            cached = self._receipts.get(log_index)
+            return self._receipts.get((tree_size, log_index))
+
+    def receipt(self, entry_id: str) -> bytes:
+        """The receipt of a registered statement (the same bytes each time, per process)."""
+        cached = self.cached_receipt(entry_id)
         if cached is not None:
             return cached
-        row = self._row(tree_size, log_index)
+        tree_size, log_index = parse_entry_id(entry_id)
+        # One connection, two queries (the row, then every node the proof and the root need).
+        ranges = merkle.inclusion_proof_node_ids(log_index, tree_size)
         with self.db.connect() as conn:
-            path = self.log.inclusion_proofs(conn, [log_index], tree_size)[log_index]
-            nodes = fetch_nodes(conn, merkle.root_node_ids(tree_size))
+            rows = driver_rows(conn, _RECEIPT_ROW, (log_index,))
+            if not rows or int(rows[0][0]) != tree_size:
+                raise NotFound(f"no entry {tree_size}.{log_index}")
+            subject, registered_time = rows[0][1], rows[0][2]
+            nodes = fetch_nodes(
+                conn, merkle.unique_node_ids([*ranges, merkle.root_node_ids(tree_size)])
+            )
+        path = [merkle.fold_range([nodes[node] for node in group]) for group in ranges]
         root = merkle.root_from_nodes(tree_size, nodes)
+        receipt = self._build(tree_size, log_index, path, root, subject, registered_time)
+        self._keep(tree_size, log_index, receipt)
+        return receipt
+
+    def _build(
+        self,
+        tree_size: int,
+        log_index: int,
+        path: list[bytes],
+        root: bytes,
+        subject: str | None,
+        registered_time: float,
+    ) -> bytes:
         key = self.receipt_key
-        receipt = build_receipt(
+        return build_receipt(
             tree_size=tree_size,
             leaf_index=log_index,
             path=path,
@@ -215,14 +289,15 @@ class ScittRegistry:
             kid=key.kid,
             sign=key.sign,
             issuer=self.log.origin,
-            subject=row.subject,
-            issued_at=int(row.registered_time),
+            subject=subject,
+            issued_at=int(registered_time),
         )
+
+    def _keep(self, tree_size: int, log_index: int, receipt: bytes) -> None:
         with self._cache_lock:
-            self._receipts[log_index] = receipt
+            self._receipts[tree_size, log_index] = receipt
             while len(self._receipts) > _RECEIPT_CACHE:
                 self._receipts.popitem(last=False)
-        return receipt
 
     def transparent_statement(self, entry_id: str) -> bytes:
         """The registered statement with its receipt in unprotected label 394."""

@@ -64,7 +64,10 @@ def create_app(core: Core) -> Starlette:
 
     @_answers
     async def receipt(request: Request) -> Response:
-        body = await run_in_threadpool(registry.receipt, request.path_params["entry_id"])
+        entry_id = request.path_params["entry_id"]
+        body = registry.cached_receipt(entry_id)  # right after a registration: in memory
+        if body is None:
+            body = await run_in_threadpool(registry.receipt, entry_id)
         return Response(body, media_type=COSE)
 
     @_answers
