@@ -10,10 +10,10 @@ integrates them in one transaction (one fsync), and every caller gets its answer
 that commit.
 
 Other kinds of leaves share the pipeline (:class:`OtherLeaf`): a face that logs something
-else than events (SCITT statements) hands the committer its leaf bytes and a :class:`LeafKind`
-that stores its rows; the leaf gets the next index in the same batch and transaction as the
-events around it, so every kind is one tree, one sequence of indexes and one checkpoint, at one
-fsync per batch. The pipeline knows nothing of what those leaves are.
+else than events (signed statements, say) hands the committer its leaf bytes and a
+:class:`LeafKind` that stores its rows; the leaf gets the next index in the same batch and
+transaction as the events around it, so every kind is one tree, one sequence of indexes and
+one checkpoint, at one fsync per batch. The pipeline knows nothing of what those leaves are.
 
 Device signatures are checked at the door only for assets with ``require_signature``, which
 refuse what does not verify: inside the transaction each such event is checked against the key

@@ -6,8 +6,10 @@ pipeline as an :class:`~trustee.ledger.append.OtherLeaf`: it is batched with con
 appends and registrations into one transaction (one fsync), so registrations go at append
 speed, and events and statements share one tree, one sequence of indexes and one checkpoint.
 The statement's row is written in that transaction by :class:`_StatementRows`; its tree size
-is the size of the tree its batch made. Receipts are made on request from the stored proof
-nodes at that tree size and signed by the receipt key; the entry id ``<tree_size>.<log_index>``
+is the size of the tree its batch made. Its receipt is made as soon as it is committed, from the
+proof read in that transaction, and kept in memory for the client's next request; otherwise
+(another process, a restart) it is made on request from the stored proof nodes at that tree
+size. Either way it is signed by the receipt key; the entry id ``<tree_size>.<log_index>``
 names both.
 """
 
@@ -46,8 +48,9 @@ __all__ = ["Registered", "RegistrationPolicy", "ScittRegistry", "parse_entry_id"
 _ENTRY_ID = re.compile(r"([1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})", re.ASCII)
 _RECEIPT_CACHE = 10_000
 _INLINE_CHECK_BYTES = 64 * 1024
-"""Statements up to this size are checked on the caller's event loop: the check takes a few
-hundred microseconds, less than handing it to a thread and back."""
+"""Statements up to this size are checked on the caller's event loop under the open policy:
+the check takes a few hundred microseconds, less than handing it to a thread and back. The
+production policy reads the database, which is never done on the loop."""
 _RECEIPT_ROW = (
     f"SELECT tree_size, subject, registered_time FROM {statements_t.name} "  # noqa: S608
     "WHERE log_index = ?"
@@ -185,8 +188,9 @@ class ScittRegistry:
 
     async def register_async(self, data: bytes) -> Registered:
         """:meth:`register` for a caller on an event loop: it awaits its batch's commit without
-        holding a thread through it (large statements are checked on a worker thread)."""
-        if len(data) <= _INLINE_CHECK_BYTES:
+        holding a thread through it (large statements, and any under the production policy,
+        are checked on a worker thread)."""
+        if len(data) <= _INLINE_CHECK_BYTES and self.policy.open:
             leaf = self._checked(data)
         else:
             leaf = await asyncio.to_thread(self._checked, data)
