@@ -55,8 +55,9 @@ def test_the_policy_each_worker_reads(
     trust_list: str | None,
     expected: RegistrationPolicy,
 ) -> None:
-    monkeypatch.delenv(SCITT_POLICY_ENV, raising=False)
-    monkeypatch.delenv(SCITT_TRUST_LIST_ENV, raising=False)
+    for name in (SCITT_POLICY_ENV, SCITT_TRUST_LIST_ENV):
+        monkeypatch.setenv(name, "")  # recorded, so whatever scitt_settings sets is undone
+        monkeypatch.delenv(name)
     scitt_settings(policy, trust_list)
     core = SimpleNamespace(scitt=SimpleNamespace(policy=None))
     scitt_policy(core)  # type: ignore[arg-type]  # only its registry's policy is set
