@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import audit, http, ledger, queries, replicas, tokens
+from bench import audit, http, ledger, queries, replicas, scitt, tokens
 from bench.harness import report
 
 
@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     figures += audit.run(args.quick)
     figures += replicas.run(args.quick)
     figures += http.run(args.quick)
+    figures += scitt.run(args.quick)
     passed = report(figures, args.results)
     # A quick run proves the harness works; only a full run judges the goals.
     return 0 if passed or args.quick else 1

@@ -54,7 +54,9 @@ class Core:
         self.audiences = AudienceService(db)
         self.ledger = LedgerService(db, self.barrier)
         self.ledger.start_indexer()
-        self.scitt = ScittRegistry(db, self.ledger.log, self.barrier, self.trust_lists)
+        self.scitt = ScittRegistry(
+            db, self.ledger.log, self.ledger.appender, self.barrier, self.trust_lists
+        )
         self.scitt_statements = StatementListing(
             db, lambda: self.barrier.subkey(b"scitt-page-tokens")
         )

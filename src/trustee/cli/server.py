@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 GRACEFUL_SHUTDOWN_SECONDS = 30
 WORKER_SETTINGS_ENV = "TRUSTEE_SERVER_WORKER"
 SCITT_TRUST_LIST_ENV = "TRUSTEE_SCITT_TRUST_LIST"
+SCITT_POLICY_ENV = "TRUSTEE_SCITT_POLICY"
+SCITT_POLICIES = ("open", "registered")
 """Hands each ``--workers`` process its settings: uvicorn starts workers by import string."""
 
 
@@ -63,6 +65,7 @@ def load_config(path: Path) -> dict[str, Any]:
         "audit_key_file",
         "audit_clear_values",
         "scitt_trust_list",
+        "scitt_policy",
     }
     unknown = set(config) - known
     if unknown:
@@ -218,10 +221,29 @@ def worker_app() -> FastAPI:
 
 
 def scitt_policy(core: Core) -> None:
-    """The SCITT registration policy from ``--scitt-trust-list`` / its variable / the config."""
+    """The SCITT registration policy from ``--scitt-policy`` and ``--scitt-trust-list`` (their
+    variables, or the config, as :func:`scitt_settings` left them for every worker)."""
     from trustee.scitt.registry import RegistrationPolicy
 
-    core.scitt.policy = RegistrationPolicy(trust_list=os.environ.get(SCITT_TRUST_LIST_ENV) or None)
+    core.scitt.policy = RegistrationPolicy(
+        trust_list=os.environ.get(SCITT_TRUST_LIST_ENV) or None,
+        registered_keys=os.environ.get(SCITT_POLICY_ENV) == "registered",
+    )
+
+
+def scitt_settings(policy: str | None, trust_list: str | None) -> None:
+    """Check the SCITT policy options and leave them in the environment, where workers read
+    them. A trust list alone means the production policy (``registered``): it admits the
+    list's addresses and the registered issuer keys."""
+    if policy is not None and policy not in SCITT_POLICIES:
+        fail(f"--scitt-policy must be one of {', '.join(SCITT_POLICIES)}, not {policy!r}")
+    if policy == "open" and trust_list:
+        fail("--scitt-policy open admits every issuer: it cannot go with --scitt-trust-list")
+    if trust_list:
+        os.environ[SCITT_TRUST_LIST_ENV] = trust_list
+        policy = "registered"
+    if policy is not None:
+        os.environ[SCITT_POLICY_ENV] = policy
 
 
 def audit_device(
@@ -307,8 +329,18 @@ def server_command(
         typer.Option(
             "--scitt-trust-list",
             envvar=SCITT_TRUST_LIST_ENV,
-            help="Register SCITT statements only from issuers on this trust list "
-            "(default: any statement whose signature verifies under the key it carries).",
+            help="Register SCITT statements only from registered issuer keys and ES256K "
+            "issuers on this trust list (implies --scitt-policy registered).",
+        ),
+    ] = None,
+    scitt_policy_name: Annotated[
+        str | None,
+        typer.Option(
+            "--scitt-policy",
+            envvar=SCITT_POLICY_ENV,
+            help="SCITT registration policy: 'open' (the default: any statement whose signature "
+            "verifies under the key it carries) or 'registered' (only issuer keys registered "
+            "at /v1/scitt/issuers, and the --scitt-trust-list addresses).",
         ),
     ] = None,
 ) -> None:
@@ -319,9 +351,10 @@ def server_command(
     from trustee.server import create_app
 
     settings = load_config(config) if config else {}
-    scitt_trust_list = scitt_trust_list or settings.get("scitt_trust_list")
-    if scitt_trust_list:
-        os.environ[SCITT_TRUST_LIST_ENV] = scitt_trust_list  # workers read it too
+    scitt_settings(
+        scitt_policy_name or settings.get("scitt_policy"),
+        scitt_trust_list or settings.get("scitt_trust_list"),
+    )
     host, port = parse_listen(listen or settings.get("listen", "127.0.0.1:8200"))
     if dev and workers > 1:
         storage, key_file, root_token = shared_dev_storage(dev_root_token)

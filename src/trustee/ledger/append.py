@@ -9,6 +9,12 @@ callers queue their events; one of them checks and serialises the queued events,
 integrates them in one transaction (one fsync), and every caller gets its answer only after
 that commit.
 
+Other kinds of leaves share the pipeline (:class:`OtherLeaf`): a face that logs something
+else than events (signed statements, say) hands the committer its leaf bytes and a
+:class:`LeafKind` that stores its rows; the leaf gets the next index in the same batch and
+transaction as the events around it, so every kind is one tree, one sequence of indexes and
+one checkpoint, at one fsync per batch. The pipeline knows nothing of what those leaves are.
+
 Device signatures are checked at the door only for assets with ``require_signature``, which
 refuse what does not verify: inside the transaction each such event is checked against the key
 actually in force at the index it gets (a rotation by another process is seen there), and an
@@ -24,7 +30,7 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 import orjson
 import sqlalchemy as sa
@@ -54,7 +60,7 @@ from trustee.storage.schema_ledger import ledger_asset_keys as keys_t
 from trustee.storage.schema_ledger import ledger_assets as assets_t
 from trustee.storage.schema_ledger import ledger_events as events_t
 
-__all__ = ["Appender"]
+__all__ = ["Appender", "LeafKind", "OtherLeaf"]
 
 _CACHE_LIMIT = 10_000
 _EVENT_COLUMNS = (
@@ -94,6 +100,38 @@ class _Item:
     """The key its ``asset_attributes.arc_evidence_signing_pubkey`` names, if any."""
 
 
+class LeafKind(Protocol):
+    """Stores the rows of one kind of non-event leaf inside the append transaction."""
+
+    def store(
+        self,
+        conn: Connection,
+        placed: Sequence[tuple[OtherLeaf, int]],
+        tree_size: int,
+        root: bytes,
+        now: float,
+    ) -> Sequence[object]:
+        """Write what goes with each ``(leaf, log_index)``; return each one's result, in order.
+
+        ``tree_size`` and ``root`` are those of the tree the batch made (every leaf of it is
+        in that tree; its nodes are readable in ``conn``), ``now`` its acceptance time. An
+        exception fails the whole batch: nothing of it is written.
+        """
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class OtherLeaf:
+    """A leaf that is not an event: its exact bytes, who stores its rows, and what they need.
+
+    Its caller has checked it already (a refusal writes nothing and never reaches the queue).
+    """
+
+    entry: bytes
+    kind: LeafKind
+    data: object = None
+
+
 @dataclass
 class _Signing:
     """Whether an asset refuses events without a good signature, and its key history."""
@@ -126,7 +164,7 @@ class Appender:
         self._device_keys = device_keys
         self._clock = clock
         self._signing: dict[str, _Signing] = {}
-        self.committer: GroupCommitter[EventRequest, Event] = GroupCommitter(
+        self.committer: GroupCommitter[EventRequest | OtherLeaf, object] = GroupCommitter(
             self._integrate, prepare=self.prepare, max_batch=max_batch
         )
 
@@ -138,14 +176,25 @@ class Appender:
         for an unknown asset.
         """
         self._log.ensure_state()
-        return self.committer.submit(request)
+        return cast(Event, self.committer.submit(request))
 
     async def post_event_async(self, request: EventRequest) -> Event:
         """:meth:`post_event` for a caller on an event loop: the loop is never blocked, and
         the batch's work runs on the committer's threads."""
         if not self._log.state_ready:
             await asyncio.to_thread(self._log.ensure_state)
-        return await self.committer.submit_async(request)
+        return cast(Event, await self.committer.submit_async(request))
+
+    def post_leaf(self, leaf: OtherLeaf) -> object:
+        """Append a leaf of another kind durably, batched with events; its kind's result."""
+        self._log.ensure_state()
+        return self.committer.submit(leaf)
+
+    async def post_leaf_async(self, leaf: OtherLeaf) -> object:
+        """:meth:`post_leaf` for a caller on an event loop."""
+        if not self._log.state_ready:
+            await asyncio.to_thread(self._log.ensure_state)
+        return await self.committer.submit_async(leaf)
 
     def post_events(self, requests: Sequence[EventRequest]) -> list[Event]:
         """Append events in one durable transaction, at consecutive indexes; all or none."""
@@ -155,7 +204,7 @@ class Appender:
         self._log.ensure_state()
         with self._db.begin() as conn:
             outcomes = self.append(conn, items, atomic=True)
-        return outcomes  # type: ignore[return-value]  # atomic: events only
+        return cast(list[Event], outcomes)  # atomic, and events only
 
     def close(self) -> None:
         self.committer.close()
@@ -164,14 +213,16 @@ class Appender:
         """Drop what is cached about ``asset``'s signing rules (its key changed)."""
         self._signing.pop(asset, None)
 
-    def prepare(self, request: EventRequest) -> _Item:
+    def prepare(self, request: EventRequest | OtherLeaf) -> _Item | OtherLeaf:
         """Everything that needs no lock: shape checks, serialisation, and the device signature
         when the asset refuses events without a good one.
 
         Other events are not checked at the door: their verdict is a function of the stored
         entry and the key history, both immutable, so every reader recomputes it (and must,
-        to trust it) from what the log holds.
+        to trust it) from what the log holds. Other leaves come checked by their callers.
         """
+        if isinstance(request, OtherLeaf):
+            return request
         prepared = prepare_event(request)
         keyed = None
         if request.idempotency_key is not None:
@@ -187,7 +238,7 @@ class Appender:
 
     def _integrate(
         self,
-        batch: Sequence[Pending[EventRequest, Event]],
+        batch: Sequence[Pending[EventRequest | OtherLeaf, object]],
         before_commit: Callable[[], None],
     ) -> None:
         with self._db.begin() as conn:
@@ -198,23 +249,37 @@ class Appender:
             before_commit()
         for pending, outcome in zip(batch, outcomes, strict=True):
             if not pending.settled:
-                pending.settle(outcome)  # type: ignore[arg-type]  # committed: answer now
+                pending.settle(outcome)  # committed: answer now
 
     def append(
-        self, conn: Connection, items: Sequence[_Item], *, atomic: bool
-    ) -> list[Event | TrusteeError]:
-        """Integrate ``items`` in ``conn``'s transaction; a refusal raises when ``atomic``."""
+        self, conn: Connection, items: Sequence[_Item | OtherLeaf], *, atomic: bool
+    ) -> list[object]:
+        """Integrate ``items`` in ``conn``'s transaction; a refusal raises when ``atomic``.
+
+        Each outcome is an :class:`Event`, a :class:`TrusteeError` (that item is not written)
+        or, for an :class:`OtherLeaf`, what its kind's ``store`` answered.
+        """
         state = self._log.lock(conn)
         now = max(self._clock(), state.updated_time)  # acceptance times never go back
         accepted = rfc3339(now)
-        assets = self._assets_for(conn, {item.prepared.request.asset_uuid for item in items})
-        outcomes: list[Event | TrusteeError] = []
+        assets = self._assets_for(
+            conn, {item.prepared.request.asset_uuid for item in items if isinstance(item, _Item)}
+        )
+        outcomes: list[object] = []
+        others: dict[int, tuple[LeafKind, list[tuple[OtherLeaf, int]], list[int]]] = {}
         rows: list[tuple[Any, ...]] = []
         leaves: list[bytes] = []
         changed: dict[str, dict[str, Any]] = {}
         keyed: dict[tuple[str, str], tuple[bytes, Event]] = {}  # this batch's new keys
         rotations: list[tuple[str, KeyRecord]] = []  # device keys named by asset_attributes
         for item in items:
+            if isinstance(item, OtherLeaf):
+                placed = others.setdefault(id(item.kind), (item.kind, [], []))
+                placed[1].append((item, state.size + len(leaves)))
+                placed[2].append(len(outcomes))
+                leaves.append(merkle.leaf_hash(item.entry))
+                outcomes.append(None)  # filled in once its kind has stored it
+                continue
             try:
                 request = item.prepared.request
                 asset = assets.get(request.asset_uuid)
@@ -225,7 +290,7 @@ class Appender:
                     if replayed is not None:
                         outcomes.append(replayed)
                         continue
-                log_index = state.size + len(rows)
+                log_index = state.size + len(leaves)
                 keys = _rotated(asset.keys, item.new_key, now, log_index)
                 if asset.require_signature:
                     verdict = self._verdict_at(item, keys, log_index)
@@ -266,9 +331,14 @@ class Appender:
                 )
             )
             outcomes.append(event)
+        if leaves:
+            tree_size, root = self._log.append(conn, state, leaves, now)
+            for kind, placed, positions in others.values():
+                stored = kind.store(conn, placed, tree_size, root, now)
+                for position, outcome in zip(positions, stored, strict=True):
+                    outcomes[position] = outcome
         if rows:
             insert_rows(conn, events_t, _EVENT_COLUMNS, rows)
-            self._log.append(conn, state, leaves, now)
             if rotations:
                 conn.execute(
                     sa.insert(keys_t),
@@ -328,6 +398,8 @@ class Appender:
         """The batch's assets with their key histories, read under the append lock."""
         found: dict[str, _Asset] = {}
         uuids = list(uuids)
+        if not uuids:  # a batch of other leaves only
+            return found
         for row in driver_rows(conn, _assets_with_keys_sql(len(uuids)), uuids):
             uuid, require_signature, attributes, seq = row[:4]
             asset = found.get(uuid)

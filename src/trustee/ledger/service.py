@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from trustee.custody.barrier import Barrier
-from trustee.ledger.append import Appender
+from trustee.ledger.append import Appender, OtherLeaf
 from trustee.ledger.assets import AssetStore
 from trustee.ledger.bundle import BUNDLE_KIND, Bundle
 from trustee.ledger.bundles import make_bundle
@@ -83,7 +83,7 @@ class LedgerService:
         )
 
     @property
-    def committer(self) -> GroupCommitter[EventRequest, Event]:
+    def committer(self) -> GroupCommitter[EventRequest | OtherLeaf, object]:
         return self.appender.committer
 
     def close(self) -> None:

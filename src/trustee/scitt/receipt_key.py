@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,10 @@ from trustee.storage.schema_scitt import scitt_receipt_key as key_t
 __all__ = ["RECEIPT_KEY_AAD", "ReceiptKey"]
 
 RECEIPT_KEY_AAD = b"trustee:scitt-receipt-key:v1"
+_SIGNATURES = 256
+"""Signatures kept by message. Every receipt at one tree size signs the same bytes (the
+protected header and the root; the proof is unprotected) when its claims are equal, as for the
+statements of one batch with one subject: one signature serves them all."""
 
 
 class ReceiptKey:
@@ -39,6 +44,8 @@ class ReceiptKey:
         self._clock = clock
         self._lock = threading.Lock()
         self._loaded: tuple[ec.EllipticCurvePrivateKey, CoseKey] | None = None
+        self._kid: tuple[CoseKey, bytes] | None = None
+        self._signatures: OrderedDict[bytes, bytes] = OrderedDict()
 
     @property
     def public(self) -> CoseKey:
@@ -46,14 +53,31 @@ class ReceiptKey:
 
     @property
     def kid(self) -> bytes:
-        return self.public.thumbprint()
+        public = self.public
+        known = self._kid
+        if known is None or known[0] is not public:
+            known = self._kid = (public, public.thumbprint())
+        return known[1]
 
     def sign(self, message: bytes) -> bytes:
-        return sign(ES256, self._key()[0], message)
+        """An ES256 signature of ``message``; the same one for the same message while it is
+        among the last few signed (:data:`_SIGNATURES`)."""
+        private = self._key()[0]  # refuses when sealed, whatever is remembered
+        with self._lock:
+            signature = self._signatures.get(message)
+        if signature is not None:
+            return signature
+        signature = sign(ES256, private, message)
+        with self._lock:
+            self._signatures[message] = signature
+            while len(self._signatures) > _SIGNATURES:
+                self._signatures.popitem(last=False)
+        return signature
 
     def _key(self) -> tuple[ec.EllipticCurvePrivateKey, CoseKey]:
         if self._barrier.sealed:
             self._loaded = None  # sealing puts the key away with the barrier's
+            self._signatures.clear()
             self._barrier.check_unsealed()
         loaded = self._loaded
         if loaded is not None:

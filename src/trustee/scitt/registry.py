@@ -1,34 +1,45 @@
 """The registration service: verified statements become leaves of the ledger's log.
 
 :meth:`ScittRegistry.register` verifies the statement and applies the policy *before* opening
-a transaction, so a refusal writes nothing. An accepted statement is appended in its own
-transaction under the log's append lock (:meth:`TransparencyLog.lock`), the same lock event
-appends take, so events and statements share one tree, one sequence of indexes and one
-checkpoint. Receipts are made on request from the stored proof nodes at the registration's
-tree size and signed by the receipt key; the entry id ``<tree_size>.<log_index>`` names both.
+a transaction, so a refusal writes nothing. An accepted statement goes to the ledger's append
+pipeline as an :class:`~trustee.ledger.append.OtherLeaf`: it is batched with concurrent event
+appends and registrations into one transaction (one fsync), so registrations go at append
+speed, and events and statements share one tree, one sequence of indexes and one checkpoint.
+The statement's row is written in that transaction by :class:`_StatementRows`; its tree size
+is the size of the tree its batch made. Its receipt is made as soon as it is committed, from the
+proof read in that transaction, and kept in memory for the client's next request; otherwise
+(another process, a restart) it is made on request from the stored proof nodes at that tree
+size. Either way it is signed by the receipt key; the entry id ``<tree_size>.<log_index>``
+names both.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from trustee.auth.trust_lists import TrustListService
 from trustee.custody.barrier import Barrier
 from trustee.errors import InvalidRequest, NotFound
 from trustee.ledger import merkle
+from trustee.ledger.append import Appender, OtherLeaf
+from trustee.ledger.bulk import driver_rows
 from trustee.ledger.log import TransparencyLog, fetch_nodes
 from trustee.scitt import cbor
 from trustee.scitt.cose import decode_sign1
+from trustee.scitt.issuers import IssuerKeys
 from trustee.scitt.receipt import build_receipt, key_set_bytes, transparent_statement
 from trustee.scitt.receipt_key import ReceiptKey
-from trustee.scitt.statement import StatementError, verify_statement
+from trustee.scitt.statement import Statement, StatementError, verify_statement
 from trustee.storage import Database
 from trustee.storage.schema_scitt import scitt_statements as statements_t
 
@@ -36,16 +47,34 @@ __all__ = ["Registered", "RegistrationPolicy", "ScittRegistry", "parse_entry_id"
 
 _ENTRY_ID = re.compile(r"([1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})", re.ASCII)
 _RECEIPT_CACHE = 10_000
+_INLINE_CHECK_BYTES = 64 * 1024
+"""Statements up to this size are checked on the caller's event loop under the open policy:
+the check takes a few hundred microseconds, less than handing it to a thread and back. The
+production policy reads the database, which is never done on the loop."""
+_RECEIPT_ROW = (
+    f"SELECT tree_size, subject, registered_time FROM {statements_t.name} "  # noqa: S608
+    "WHERE log_index = ?"
+)
 
 
 @dataclass(frozen=True)
 class RegistrationPolicy:
-    """Who may register. ``trust_list`` None: any statement whose signature verifies under the
-    key it carries (``--dev``, and the default). A name: only statements whose signing key's
-    Ethereum address is on that trust list (ES256K; checked by key recovery when the statement
-    names its address in ``kid``), the lists the token verifier uses."""
+    """Who may register.
+
+    Open (the default, and ``--dev``): any statement whose signature verifies under the key it
+    carries. Production, when ``trust_list`` names a list or ``registered_keys`` is set: only a
+    statement whose signing key is a registered issuer key (:mod:`trustee.scitt.issuers`;
+    its ``iss`` must match when the registration sets one), or an ES256K statement whose
+    signer's Ethereum address is on the trust list (checked by key recovery when the statement
+    names its address in ``kid``), the lists the token verifier uses.
+    """
 
     trust_list: str | None = None
+    registered_keys: bool = False
+
+    @property
+    def open(self) -> bool:
+        return self.trust_list is None and not self.registered_keys
 
 
 @dataclass(frozen=True)
@@ -53,6 +82,63 @@ class Registered:
     entry_id: str
     log_index: int
     tree_size: int
+
+
+@dataclass(frozen=True)
+class _Included:
+    """What a receipt is made of, as the registration's transaction found it."""
+
+    registered: Registered
+    path: list[bytes]
+    root: bytes
+    subject: str | None
+    registered_time: float
+
+
+class _StatementRows:
+    """Writes registered statements' rows in the append transaction that places their leaves,
+    and reads their inclusion proofs there (one query for the batch), so that each caller
+    makes its receipt without going back to the database."""
+
+    def __init__(self, log: TransparencyLog) -> None:
+        self._log = log
+
+    def store(
+        self,
+        conn: Connection,
+        placed: Sequence[tuple[OtherLeaf, int]],
+        tree_size: int,
+        root: bytes,
+        now: float,
+    ) -> list[_Included]:
+        rows = []
+        for leaf, log_index in placed:
+            statement = cast(Statement, leaf.data)
+            rows.append(
+                {
+                    "log_index": log_index,
+                    "tree_size": tree_size,
+                    "entry": leaf.entry,
+                    "registered_time": now,
+                    "alg": statement.algorithm,
+                    "issuer": statement.issuer,
+                    "subject": statement.subject,
+                    "content_type": statement.content_type,
+                    "key_thumbprint": statement.key.thumbprint(),
+                }
+            )
+        conn.execute(sa.insert(statements_t), rows)
+        paths = self._log.inclusion_proofs(conn, [index for _, index in placed], tree_size)
+        return [
+            _Included(
+                Registered(f"{tree_size}.{log_index}", log_index, tree_size),
+                paths[log_index],
+                root,
+                cast(Statement, leaf.data).subject,
+                now,
+            )
+            for leaf, log_index in placed
+        ]
 
 
 def parse_entry_id(entry_id: str) -> tuple[int, int]:
@@ -73,6 +159,7 @@ class ScittRegistry:
         self,
         db: Database,
         log: TransparencyLog,
+        appender: Appender,
         barrier: Barrier,
         trust_lists: TrustListService,
         *,
@@ -81,74 +168,123 @@ class ScittRegistry:
     ) -> None:
         self.db = db
         self.log = log
+        self.appender = appender
         self.trust_lists = trust_lists
+        self.issuers = IssuerKeys(db, clock=clock)
         self.policy = policy or RegistrationPolicy()
         self.receipt_key = ReceiptKey(db, barrier, clock=clock)
         self._clock = clock
-        self._receipts: OrderedDict[int, bytes] = OrderedDict()
+        self._receipts: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._rows = _StatementRows(log)
         if statements_t not in log.leaf_tables:
             log.leaf_tables.append(statements_t)
 
     def register(self, data: bytes) -> Registered:
         """Verify, apply the policy, append. :class:`InvalidRequest` (nothing written) when
         the statement is refused; its message starts with the reason."""
+        leaf = self._checked(data)
+        return self._receipt_made(cast(_Included, self.appender.post_leaf(leaf)))
+
+    async def register_async(self, data: bytes) -> Registered:
+        """:meth:`register` for a caller on an event loop: it awaits its batch's commit without
+        holding a thread through it (large statements, and any under the production policy,
+        are checked on a worker thread)."""
+        if len(data) <= _INLINE_CHECK_BYTES and self.policy.open:
+            leaf = self._checked(data)
+        else:
+            leaf = await asyncio.to_thread(self._checked, data)
+        return self._receipt_made(cast(_Included, await self.appender.post_leaf_async(leaf)))
+
+    def _checked(self, data: bytes) -> OtherLeaf:
+        """The statement as a leaf to append, once its signature and the policy admit it."""
         try:
             statement = verify_statement(data)
         except StatementError as exc:
             raise InvalidRequest(f"{exc.reason}: {exc.message}") from None
-        self._admit(statement.address)
+        self._admit(statement)
         self.receipt_key.kid  # noqa: B018  # a sealed server refuses before writing
-        self.log.ensure_state()
-        entry = statement.entry
-        with self.db.begin() as conn:
-            state = self.log.lock(conn)
-            now = max(self._clock(), state.updated_time)
-            log_index = state.size
-            tree_size, _ = self.log.append(conn, state, [merkle.leaf_hash(entry)], now)
-            conn.execute(
-                sa.insert(statements_t).values(
-                    log_index=log_index,
-                    tree_size=tree_size,
-                    entry=entry,
-                    registered_time=now,
-                    alg=statement.algorithm,
-                    issuer=statement.issuer,
-                    subject=statement.subject,
-                    content_type=statement.content_type,
-                    key_thumbprint=statement.key.thumbprint(),
-                )
-            )
-        return Registered(f"{tree_size}.{log_index}", log_index, tree_size)
+        return OtherLeaf(statement.entry, self._rows, statement)
 
-    def _admit(self, address: str | None) -> None:
-        name = self.policy.trust_list
-        if name is None:
+    def _receipt_made(self, included: _Included) -> Registered:
+        """Make and keep the receipt of a registration just committed: its client asks for it
+        next (SCRAPI), and then it is answered from memory, with no database read."""
+        registered = included.registered
+        receipt = self._build(
+            registered.tree_size,
+            registered.log_index,
+            included.path,
+            included.root,
+            included.subject,
+            included.registered_time,
+        )
+        self._keep(registered.tree_size, registered.log_index, receipt)
+        return registered
+
+    def _admit(self, statement: Statement) -> None:
+        """Refuse (``untrusted_issuer``) what the policy does not admit; reads only."""
+        policy = self.policy
+        if policy.open:
             return
-        try:
-            trusted = self.trust_lists.resolve(name)
-        except NotFound:
+        registered = self.issuers.matching(statement.key)
+        if any(issuer.iss is None or issuer.iss == statement.issuer for issuer in registered):
+            return
+        name = policy.trust_list
+        address = statement.address
+        if name is not None and address is not None:
+            try:
+                if address in self.trust_lists.resolve(name):
+                    return
+            except NotFound:
+                pass  # refused below, as an address on no list is
+        if registered:
+            names = ", ".join(repr(issuer.iss) for issuer in registered if issuer.iss)
             raise InvalidRequest(
-                f"untrusted_issuer: the registration trust list {name!r} does not exist"
-            ) from None
-        if address is None or address not in trusted:
-            who = address or "a key that is not secp256k1"
-            raise InvalidRequest(f"untrusted_issuer: {who} is not on trust list {name!r}")
+                f"untrusted_issuer: the key is registered for iss {names}, not {statement.issuer!r}"
+            )
+        who = address or f"the {statement.algorithm} key {statement.key.thumbprint().hex()}"
+        where = f"on trust list {name!r} nor " if name is not None and address else ""
+        raise InvalidRequest(f"untrusted_issuer: {who} is not {where}a registered issuer key")
+
+    def cached_receipt(self, entry_id: str) -> bytes | None:
+        """The receipt when this process has it in memory (no I/O: fit for an event loop)."""
+        tree_size, log_index = parse_entry_id(entry_id)
+        with self._cache_lock:
+            return self._receipts.get((tree_size, log_index))
 
     def receipt(self, entry_id: str) -> bytes:
         """The receipt of a registered statement (the same bytes each time, per process)."""
-        tree_size, log_index = parse_entry_id(entry_id)
-        with self._cache_lock:
-            cached = self._receipts.get(log_index)
+        cached = self.cached_receipt(entry_id)
         if cached is not None:
             return cached
-        row = self._row(tree_size, log_index)
+        tree_size, log_index = parse_entry_id(entry_id)
+        # One connection, two queries (the row, then every node the proof and the root need).
+        ranges = merkle.inclusion_proof_node_ids(log_index, tree_size)
         with self.db.connect() as conn:
-            path = self.log.inclusion_proofs(conn, [log_index], tree_size)[log_index]
-            nodes = fetch_nodes(conn, merkle.root_node_ids(tree_size))
+            rows = driver_rows(conn, _RECEIPT_ROW, (log_index,))
+            if not rows or int(rows[0][0]) != tree_size:
+                raise NotFound(f"no entry {tree_size}.{log_index}")
+            subject, registered_time = rows[0][1], rows[0][2]
+            nodes = fetch_nodes(
+                conn, merkle.unique_node_ids([*ranges, merkle.root_node_ids(tree_size)])
+            )
+        path = [merkle.fold_range([nodes[node] for node in group]) for group in ranges]
         root = merkle.root_from_nodes(tree_size, nodes)
+        receipt = self._build(tree_size, log_index, path, root, subject, registered_time)
+        self._keep(tree_size, log_index, receipt)
+        return receipt
+
+    def _build(
+        self,
+        tree_size: int,
+        log_index: int,
+        path: list[bytes],
+        root: bytes,
+        subject: str | None,
+        registered_time: float,
+    ) -> bytes:
         key = self.receipt_key
-        receipt = build_receipt(
+        return build_receipt(
             tree_size=tree_size,
             leaf_index=log_index,
             path=path,
@@ -157,14 +293,15 @@ class ScittRegistry:
             kid=key.kid,
             sign=key.sign,
             issuer=self.log.origin,
-            subject=row.subject,
-            issued_at=int(row.registered_time),
+            subject=subject,
+            issued_at=int(registered_time),
         )
+
+    def _keep(self, tree_size: int, log_index: int, receipt: bytes) -> None:
         with self._cache_lock:
-            self._receipts[log_index] = receipt
+            self._receipts[tree_size, log_index] = receipt
             while len(self._receipts) > _RECEIPT_CACHE:
                 self._receipts.popitem(last=False)
-        return receipt
 
     def transparent_statement(self, entry_id: str) -> bytes:
         """The registered statement with its receipt in unprotected label 394."""

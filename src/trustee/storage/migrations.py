@@ -152,6 +152,10 @@ def _v10_attribute_index(conn: Connection) -> None:
     )
 
 
+def _v11_scitt_issuers(conn: Connection) -> None:
+    _create(conn, schema_scitt.scitt_issuers)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
     _v2_ledger,
@@ -163,6 +167,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v8_scitt,
     _v9_siwe_nonces,
     _v10_attribute_index,
+    _v11_scitt_issuers,
 )
 
 

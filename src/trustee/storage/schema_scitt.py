@@ -1,4 +1,5 @@
-"""Tables of the SCITT transparency service (migration 7): registered statements, receipt key.
+"""Tables of the SCITT transparency service: registered statements and the receipt key
+(migration 8), and registered issuer keys (migration 11).
 
 Statements are leaves of the ledger's one log: ``log_index`` is unique across events and
 statements because both are appended under the log's lock. ``entry`` is the exact leaf bytes
@@ -37,3 +38,18 @@ scitt_receipt_key = sa.Table(
 """The receipt key (P-256): PKCS #8, sealed by the barrier (``trustee:scitt-receipt-key:v1``)."""
 
 TABLES: tuple[sa.Table, ...] = (scitt_statements, scitt_receipt_key)
+"""The tables of migration 8, as it made them."""
+
+scitt_issuers = sa.Table(
+    "scitt_issuers",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("thumbprint", sa.LargeBinary(32), nullable=False, index=True),
+    sa.Column("alg", sa.String(16), nullable=False),
+    sa.Column("public_key", sa.LargeBinary, nullable=False),
+    sa.Column("iss", sa.Text, nullable=True),
+    sa.Column("updated_time", sa.Float, nullable=False),
+)
+"""Issuer keys an operator registered, by name: the RFC 9679 thumbprint a statement's signing
+key is matched by, the key's algorithm, the key itself (a COSE_Key, deterministic CBOR) and
+the ``iss`` its statements must carry, when one is set."""

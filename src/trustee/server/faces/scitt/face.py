@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from trustee.core import Core
 from trustee.errors import TrusteeError
+from trustee.scitt.registry import ScittRegistry
 from trustee.server.asgi.faces import Face
 from trustee.server.faces.scitt.problems import problem, problem_for, refuse
 
@@ -26,8 +27,6 @@ KEYS_PATH = "/.well-known/scitt-keys"
 RETRY_AFTER = "1"
 """What a client waits before fetching a receipt: registration is final once answered, so
 the receipt is there at once; SCRAPI clients poll by it all the same."""
-
-FACE = Face(prefix="/entries", also=(KEYS_PATH,), refuse=refuse)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -49,23 +48,43 @@ def _answers(endpoint: Endpoint) -> Endpoint:
     return wrapped
 
 
+def _registry(request: Request) -> ScittRegistry:
+    return request.app.state.scitt
+
+
+@_answers
+async def register(request: Request) -> Response:
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind != COSE:
+        return problem(415, f"a signed statement is sent as {COSE}")
+    body = await request.body()
+    registered = await _registry(request).register_async(body)
+    location = f"/entries/{registered.entry_id}"
+    return Response(status_code=303, headers={"Location": location, "Retry-After": RETRY_AFTER})
+
+
+@_answers
+async def receipt(request: Request) -> Response:
+    registry = _registry(request)
+    entry_id = request.path_params["entry_id"]
+    body = registry.cached_receipt(entry_id)  # right after a registration: in memory
+    if body is None:
+        body = await run_in_threadpool(registry.receipt, entry_id)
+    return Response(body, media_type=COSE)
+
+
+HOT_ROUTES = (
+    Route("/entries", register, methods=["POST"]),
+    Route("/entries/{entry_id}", receipt, methods=["GET"]),
+)
+"""Registration and the receipt fetched after it, served by the request gate ahead of the
+face's application (:mod:`trustee.server.asgi.gate`): a registration is these two requests."""
+
+FACE = Face(prefix="/entries", also=(KEYS_PATH,), refuse=refuse, hot_routes=HOT_ROUTES)
+
+
 def create_app(core: Core) -> Starlette:
     registry = core.scitt
-
-    @_answers
-    async def register(request: Request) -> Response:
-        kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if kind != COSE:
-            return problem(415, f"a signed statement is sent as {COSE}")
-        body = await request.body()
-        registered = await run_in_threadpool(registry.register, body)
-        location = f"/entries/{registered.entry_id}"
-        return Response(status_code=303, headers={"Location": location, "Retry-After": RETRY_AFTER})
-
-    @_answers
-    async def receipt(request: Request) -> Response:
-        body = await run_in_threadpool(registry.receipt, request.path_params["entry_id"])
-        return Response(body, media_type=COSE)
 
     @_answers
     async def statement(request: Request) -> Response:
@@ -88,10 +107,11 @@ def create_app(core: Core) -> Starlette:
         return problem(status, messages.get(status, "error"))
 
     routes = [
-        Route("/entries", register, methods=["POST"]),
-        Route("/entries/{entry_id}", receipt, methods=["GET"]),
+        *HOT_ROUTES,  # also here, for a server without the gate
         Route("/entries/{entry_id}/statement", statement, methods=["GET"]),
         Route(KEYS_PATH, keys, methods=["GET"]),
         Route(KEYS_PATH + "/{kid}", key, methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers={404: unrouted, 405: unrouted})
+    app = Starlette(routes=routes, exception_handlers={404: unrouted, 405: unrouted})
+    app.state.scitt = registry
+    return app

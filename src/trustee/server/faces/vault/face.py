@@ -23,6 +23,7 @@ from trustee.server.faces.vault.routes import (
     auth_trustee,
     ledger,
     scitt,
+    scitt_issuers,
     sys,
     token,
     trustees,
@@ -39,6 +40,7 @@ ROUTERS = (
     ledger.router,
     scitt.router,
     audit_hash.router,
+    scitt_issuers.router,
 )
 
 FAST_OPERATIONS = (*trustees.FAST_OPERATIONS, *ledger.FAST_OPERATIONS)
