@@ -1,4 +1,4 @@
-"""``scitt/issuers/``: the issuer keys the SCITT registration policy admits (API.md §9).
+"""``scitt/issuers/``: the issuer keys the SCITT registration policy admits (docs/api.md §11).
 
 A thin layer over :class:`~trustee.scitt.issuers.IssuerKeys`, in the Vault conventions of the
 other named resources (``trustee/trust-lists``): ``PUT``/``POST`` to write, ``GET`` to read,
