@@ -29,6 +29,7 @@ from trustee.storage.schema_ledger import (
     ledger_events,
     ledger_index_state,
 )
+from trustee.storage.schema_scitt import scitt_issuers
 
 WHO = {"accessor": "acc", "display_name": "tester"}
 KEYS = ["k", "n", "ключ", "🔑 key", "x" * 90]
@@ -229,13 +230,19 @@ def _term_rows(db_or_core: Any) -> tuple[set[tuple[str, int]], set[tuple[str, st
 
 
 def _to_previous_schema(storage_url: str) -> None:
-    """What a database of the step before the index holds: the same data, no index."""
+    """What a database of the step before the index holds: the same data, no index (and none
+    of the later steps' tables, which hold nothing here)."""
     db = open_database(storage_url, apply_migrations=False)
     try:
         with db.begin() as conn:
-            for table in (ledger_index_state, ledger_asset_terms, ledger_event_terms):
+            for table in (
+                scitt_issuers,
+                ledger_index_state,
+                ledger_asset_terms,
+                ledger_event_terms,
+            ):
                 table.drop(conn)
-            conn.execute(sa.text("DELETE FROM schema_version WHERE version = :v"), {"v": 10})
+            conn.execute(sa.text("DELETE FROM schema_version WHERE version >= :v"), {"v": 10})
     finally:
         db.close()
 
@@ -260,7 +267,8 @@ def test_migration_builds_the_index_in_batches_and_resumes(storage_url: str) -> 
     expected_pages = _all_pages(service, "events", 4, attributes={"reading": "3"})
     expected_assets = _all_pages(service, "assets", 2, attributes={"site": "s1"})
     dev.core.close()
-    assert len(MIGRATIONS) == 10  # the step this test rebuilds the database before
+    assert MIGRATIONS[9].__name__ == "_v10_attribute_index"  # the step rebuilt from
+    assert len(MIGRATIONS) == 11  # the later steps this test drops and reapplies
 
     _to_previous_schema(storage_url)
     db = open_database(storage_url)  # migrates: an empty index
