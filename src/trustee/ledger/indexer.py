@@ -30,8 +30,9 @@ Measured (``python -m bench.queries``, SQLite, 64 callers posting device-signed 
 alternating rounds of 9,600 on a database with the index and one without, on a 2-core host
 with a load average of 7–12): with the terms in the append transaction, 0.5–0.6× the appends
 without; behind, 0.65–1.25× over five runs (single rounds move by 2× on this host), and with
-the yields above 0.81×, 0.95× and 1.11×; the indexer is 2,500–4,500 events behind at a
-round's end and covers them 0.4–1 s later. Making the
+the yields above 0.81×, 0.95× and 1.11× on that busy host, but 0.74× and 0.73× on a quiet one,
+where appends run at 20,000/s and the indexer's interpreter time is a larger share; the
+indexer is up to 4,500 events behind at a round's end and covers them 0.4–1 s later. Making the
 terms costs ~20 µs per event of interpreter time (JSON decoding, the hashing of long values),
 writing them ~10 µs per event of SQLite's writer, against ~165 µs of CPU per append.
 """
