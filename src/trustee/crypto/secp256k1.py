@@ -68,9 +68,15 @@ def public_key_from_private(private_key: bytes) -> bytes:
 
 
 def parse_public_key(data: bytes) -> bytes:
-    """Accept compressed (33) or uncompressed (65, or 64 without 0x04) keys; return 65 bytes."""
+    """Accept compressed (33) or uncompressed (65, or 64 without 0x04) keys; return 65 bytes.
+
+    SEC 1 encodings only: libsecp256k1 also parses the "hybrid" form (prefix 0x06 or 0x07),
+    which OpenSSL and the Ethereum tools refuse; a second spelling of one key is refused here
+    rather than stored beside the first."""
     if len(data) == 64:
         data = b"\x04" + data
+    if not ((len(data) == 33 and data[:1] in (b"\x02", b"\x03")) or data[:1] == b"\x04"):
+        raise CryptoError("not a secp256k1 public key")
     try:
         return PublicKey(bytes(data)).format(compressed=False)
     except (ValueError, TypeError) as exc:
