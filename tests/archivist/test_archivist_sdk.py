@@ -221,3 +221,28 @@ def test_token_exchange_rate_limit_answers_429_with_retry_after(server) -> None:
     assert int(limited[0].headers["Retry-After"]) >= 1
     assert set(limited[0].json()) == {"code", "message", "details"}
     assert {answer.status_code for answer in answers} <= {401, 429}
+
+
+def test_count_with_only_a_page_token_counts_the_tokens_query(server, arch) -> None:
+    """A later page asks about the same listing: its X-Total-Count is the token's query's,
+    not the count of everything."""
+    tag = secrets.token_hex(4)
+    for i in range(3):
+        arch.assets.create(attrs={"arc_display_name": f"counted {i}", "batch": tag})
+    asset = arch.assets.create(attrs={"arc_display_name": "one more"})
+    for _ in range(3):
+        arch.events.create(asset["identity"], {"operation": "Record"}, {"batch": tag})
+    arch.events.create(asset["identity"], {"operation": "Record"}, {"batch": "other"})
+    client = httpx.Client(
+        base_url=f"{server.address}/archivist/v2/",
+        headers={"Authorization": f"Bearer {server.root}", "X-Request-Total-Count": "true"},
+    )
+    for path, query in (
+        ("assets", "attributes.batch"),
+        ("assets/-/events", "event_attributes.batch"),
+    ):
+        first = client.get(path, params={query: tag, "page_size": 1})
+        assert first.headers["X-Total-Count"] == "3"
+        later = client.get(path, params={"page_token": first.json()["next_page_token"]})
+        assert later.status_code == 200
+        assert later.headers["X-Total-Count"] == "3", path

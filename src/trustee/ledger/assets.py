@@ -181,10 +181,15 @@ class AssetStore:
         token = self._tokens.encode("assets", query, page[-1]) if more else None
         return [self.read(uuid) for uuid in page], token
 
-    def count_assets(self, *, attributes: Mapping[str, str] | None = None) -> int:
-        """How many assets :meth:`list_assets` would list over all its pages."""
+    def count_assets(
+        self, *, attributes: Mapping[str, str] | None = None, page_token: str | None = None
+    ) -> int:
+        """How many assets :meth:`list_assets` would list over all its pages; with a page
+        token, over all the pages of the token's query (a later page asks about the same
+        listing)."""
+        filters = {"attributes": dict(attributes or {})}
+        query, _ = self._tokens.resume("assets", page_token, {}, filters)
         with self._db.connect() as conn:
-            query = {"attributes": dict(attributes or {})}
             found = self._indexed_terms(conn, query)
             if found is not None and found[1]:
                 return _count_indexed(conn, found[0])

@@ -107,10 +107,12 @@ class EventQueries:
         behaviour: str | None = None,
         since: str | float | None = None,
         before: str | float | None = None,
+        page_token: str | None = None,
     ) -> int:
-        """How many events :meth:`list_events` would list over all its pages."""
+        """How many events :meth:`list_events` would list over all its pages; with a page
+        token, over all the pages of the token's query."""
         filters = _filters(attributes, asset_attributes, operation, behaviour, since, before)
-        query = {**filters, "asset": asset}
+        query, _ = self._tokens.resume("events", page_token, {"asset": asset}, filters)
         with self._db.connect() as conn:
             found = self._indexed_terms(conn, query)
             if found is not None and found[1]:

@@ -146,8 +146,10 @@ class LedgerService:
             attributes=attributes, page_size=page_size, page_token=page_token
         )
 
-    def count_assets(self, *, attributes: Mapping[str, str] | None = None) -> int:
-        return self.assets.count_assets(attributes=attributes)
+    def count_assets(
+        self, *, attributes: Mapping[str, str] | None = None, page_token: str | None = None
+    ) -> int:
+        return self.assets.count_assets(attributes=attributes, page_token=page_token)
 
     def rotate_key(self, asset: str, device_key: Mapping[str, Any]) -> Asset:
         """Make ``device_key`` the asset's key from the next log index on; history is kept."""

@@ -49,16 +49,16 @@ def list_assets(request: Request) -> Response:
     size, token = page_of(request.query_params)
     count = None
     if filters.none:
-        assets, token = [], None
+        assets, next_token = [], None
         count = 0 if wants_count(request) else None
     else:
-        assets, token = core.ledger.find_assets(
+        assets, next_token = core.ledger.find_assets(
             attributes=filters.attributes, page_size=size_or_default(size), page_token=token
         )
         if wants_count(request):
-            count = core.ledger.count_assets(attributes=filters.attributes)
+            count = core.ledger.count_assets(attributes=filters.attributes, page_token=token)
     rendered = [asset_json(asset, tenant(core)) for asset in assets]
-    return listing("assets", rendered, token, count)
+    return listing("assets", rendered, next_token, count)
 
 
 @router.get("/archivist/v2/assets/{asset}")

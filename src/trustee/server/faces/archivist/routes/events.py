@@ -100,19 +100,19 @@ def list_events(request: Request, asset: str) -> Response:
     if filters.none:
         if scope is not None:
             core.ledger.read_asset(scope)  # a missing asset is 404 whatever the filter
-        events, token = [], None
+        events, next_token = [], None
         count = 0 if wants_count(request) else None
     else:
-        events, token = core.ledger.list_events(
+        events, next_token = core.ledger.list_events(
             scope,
             **filters.service_filters(),
             page_size=size_or_default(size),
             page_token=token,
         )
         if wants_count(request):
-            count = core.ledger.count_events(scope, **filters.service_filters())
+            count = core.ledger.count_events(scope, **filters.service_filters(), page_token=token)
     rendered = [event_json(event, tenant(core)) for event in events]
-    return listing("events", rendered, token, count)
+    return listing("events", rendered, next_token, count)
 
 
 @router.get("/archivist/v2/assets/{asset}/events/{event}")
