@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from trustee.cli.console import (
+    EXIT_ERROR,
     EXIT_INVALID,
     EXIT_OK,
     EXIT_SEALED,
@@ -79,18 +80,21 @@ def secret_from_prompt(what: str, *, confirm: bool = False, instead: str) -> str
     return value
 
 
-def read_input(source: str, what: str) -> bytes:
-    """The bytes of a file, or of standard input for ``-``, at most 1 MiB."""
+def read_input(
+    source: str, what: str, limit: int = MAX_INPUT_BYTES, *, code: int = EXIT_ERROR
+) -> bytes:
+    """The bytes of a file, or of standard input for ``-``, at most ``limit`` (1 MiB unless
+    given); a file that cannot be read, or is larger, ends the command with ``code``."""
     try:
         if source == "-":
-            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+            data = sys.stdin.buffer.read(limit + 1)
         else:
             with open(source, "rb") as handle:
-                data = handle.read(MAX_INPUT_BYTES + 1)
+                data = handle.read(limit + 1)
     except OSError as exc:
-        fail(f"cannot read {what} {source}: {exc.strerror}")
-    if len(data) > MAX_INPUT_BYTES:
-        fail(f"{what} is larger than 1 MiB")
+        fail(f"cannot read {what} {source}: {exc.strerror}", code)
+    if len(data) > limit:
+        fail(f"{what} {source} is larger than {limit:,} bytes", code)
     return data
 
 

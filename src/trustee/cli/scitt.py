@@ -37,7 +37,7 @@ from trustee.cli.console import (
     usage_error,
 )
 from trustee.cli.remote import connected
-from trustee.cli.remote_commands import print_json, secret_from_env
+from trustee.cli.remote_commands import print_json, read_input, secret_from_env
 from trustee.scitt import (
     BadKey,
     ReceiptError,
@@ -70,22 +70,6 @@ ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing o
 
 
 # -- files -------------------------------------------------------------------------------------
-
-
-def read_file(source: str, what: str, limit: int, *, code: int = 1) -> bytes:
-    """The bytes of ``source`` (``-`` = standard input), at most ``limit``; a file that
-    cannot be read ends the command with ``code``."""
-    try:
-        if source == "-":
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            with open(source, "rb") as handle:
-                data = handle.read(limit + 1)
-    except OSError as exc:
-        fail(f"cannot read {what} {source}: {exc.strerror}", code)
-    if len(data) > limit:
-        fail(f"{what} {source} is larger than {limit} bytes", code)
-    return data
 
 
 def write_file(target: str, data: bytes, *, force: bool) -> None:
@@ -160,7 +144,7 @@ def sign_command(
     if subject == "":
         usage_error("--subject must not be empty")
     _check_targets([output], force)
-    payload = read_file(file, "payload", MAX_PAYLOAD_BYTES)
+    payload = read_input(file, "payload", MAX_PAYLOAD_BYTES)
     if trustee is not None:
         with connected(address=addr) as client:
             statement = client.sign_statement(
@@ -172,7 +156,7 @@ def sign_command(
         password = None
         if passphrase_env is not None:
             password = secret_from_env(passphrase_env, "key file's passphrase").encode()
-        pem = read_file(str(key), "key file", MAX_PEM_BYTES)
+        pem = read_input(str(key), "key file", MAX_PEM_BYTES)
         try:
             signing = load_signing_key(pem, password)
         except BadKey as exc:
@@ -214,7 +198,7 @@ def register_command(
     if receipt_output == "-" and transparent_output == "-":
         usage_error("only one output can be standard output")
     _check_targets([receipt_output, transparent_output], force)
-    statement = read_file(file, "statement", MAX_STATEMENT_BYTES)
+    statement = read_input(file, "statement", MAX_STATEMENT_BYTES)
     with connected(address=addr) as client:
         entry_id = client.register_statement(statement)
         receipt = client.receipt(entry_id) if receipt_output is not None else None
@@ -287,9 +271,9 @@ def verify_command(
         usage_error("--addr fetches the key set; --keys and --key need no server")
     if file == "-" and receipt == "-":
         usage_error("only one input can be standard input")
-    data = read_file(file, "statement", MAX_COSE_BYTES, code=EXIT_USAGE)
+    data = read_input(file, "statement", MAX_COSE_BYTES, code=EXIT_USAGE)
     receipt_data = (
-        read_file(receipt, "receipt", MAX_COSE_BYTES, code=EXIT_USAGE) if receipt else None
+        read_input(receipt, "receipt", MAX_COSE_BYTES, code=EXIT_USAGE) if receipt else None
     )
     key_set = _key_set(keys, key, addr)
     verdict = verdict_of(data, key_set, receipt_data)
@@ -304,12 +288,12 @@ def _key_set(keys: str | None, key: str | None, addr: str | None) -> dict[bytes,
     """The receipt keys by kid, from a file or the server; any failure is status 2."""
     if key is not None:
         try:
-            public = load_verifying_key(read_file(key, "key file", MAX_PEM_BYTES, code=EXIT_USAGE))
+            public = load_verifying_key(read_input(key, "key file", MAX_PEM_BYTES, code=EXIT_USAGE))
         except BadKey as exc:
             fail(f"key file {key}: {exc}", EXIT_USAGE)
         return {public.thumbprint(): public}
     if keys is not None:
-        data = read_file(keys, "key set", MAX_PEM_BYTES, code=EXIT_USAGE)
+        data = read_input(keys, "key set", MAX_PEM_BYTES, code=EXIT_USAGE)
         where = f"key set {keys}"
     else:
         with connected(EXIT_USAGE, address=addr) as client:
