@@ -59,18 +59,12 @@ class SigningKey:
         secp256k1 names its address in ``kid`` and leaves the key to recovery, as trustee's
         trustees do; the other curves carry the public key in the CWT ``cnf`` claim.
         """
+        kid: bytes | None = None
+        public_key: CoseKey | None = self.public
         if self.alg == ES256K:
             address = self.address
             assert address is not None  # a secp256k1 key always has one
-            return sign_statement(
-                payload,
-                self._private,
-                self.alg,
-                content_type=content_type,
-                issuer=issuer,
-                subject=subject,
-                kid=address.encode("ascii"),
-            )
+            kid, public_key = address.encode("ascii"), None
         return sign_statement(
             payload,
             self._private,
@@ -78,7 +72,8 @@ class SigningKey:
             content_type=content_type,
             issuer=issuer,
             subject=subject,
-            public_key=self.public,
+            kid=kid,
+            public_key=public_key,
         )
 
 
