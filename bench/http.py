@@ -100,6 +100,16 @@ def prepare_storage(folder: Path) -> tuple[str, Path, str, str]:
     return storage, key_file, root, jwt
 
 
+def trustee_command(storage: str, key_file: Path, port: int) -> list[str]:
+    """``trustee server`` as every HTTP bench runs it: ``WORKERS`` workers over ``storage``,
+    each unsealing itself from ``key_file``."""
+    return [
+        *(sys.executable, "-m", "trustee", "server", "--storage", storage),
+        *("--unseal-key-file", str(key_file), "--workers", str(WORKERS)),
+        *("--listen", f"127.0.0.1:{port}", "--log-level", "warning"),
+    ]
+
+
 @contextmanager
 def serve(command: list[str], port: int, ready_path: str, log: Path) -> Iterator[tuple[str, int]]:
     """Run a server process until the block ends; yield its address and pid once it answers."""
@@ -228,11 +238,7 @@ def run(quick: bool = False) -> list[Figure]:
         folder = Path(name)
         storage, key_file, root, jwt = prepare_storage(folder)
         trustee_port, hello_port = free_port(), free_port()
-        trustee_server = [
-            *(sys.executable, "-m", "trustee", "server", "--storage", storage),
-            *("--unseal-key-file", str(key_file), "--workers", str(WORKERS)),
-            *("--listen", f"127.0.0.1:{trustee_port}", "--log-level", "warning"),
-        ]
+        trustee_server = trustee_command(storage, key_file, trustee_port)
         hello_server = [sys.executable, "-m", "bench.hello_app", str(hello_port), str(WORKERS)]
         log = folder / "servers.log"
         with (
@@ -267,7 +273,7 @@ def run(quick: bool = False) -> list[Figure]:
                 shift = round_number % len(targets)
                 for target in targets[shift:] + targets[:shift]:
                     loads[target.name].append(measure(target, seconds, folder))
-    summary = {name: _median(runs) for name, runs in loads.items()}
+    summary = {name: median_load(runs) for name, runs in loads.items()}
     generator = "two staggered wrk" if shutil.which("wrk") else "bench.loadgen"
     _print_latencies(summary, generator)
     base = summary["hello"]
@@ -282,18 +288,18 @@ def run(quick: bool = False) -> list[Figure]:
                 f"p50 {summary[name].p50_ms:.2f} ms, p99 {summary[name].p99_ms:.2f} ms; "
                 f"baseline: Starlette hello, p50 {base.p50_ms:.2f} ms, p99 {base.p99_ms:.2f} ms; "
                 f"{CONNECTIONS} connections from {generator}; worker CPU per request "
-                f"{_cpu(summary[name])} (hello {_cpu(base)})"
+                f"{cpu_text(summary[name])} (hello {cpu_text(base)})"
             ),
         )
         for name in ("trustee/verify", "trustee/trustees/:name/claim")
     ]
 
 
-def _cpu(load: Load) -> str:
+def cpu_text(load: Load) -> str:
     return "-" if load.cpu_us is None else f"{load.cpu_us:,.0f} µs"
 
 
-def _median(runs: list[Load]) -> Load:
+def median_load(runs: list[Load]) -> Load:
     cpu = [r.cpu_us for r in runs if r.cpu_us is not None]
     return Load(
         statistics.median(r.rate for r in runs),
@@ -311,5 +317,5 @@ def _print_latencies(summary: dict[str, Load], generator: str) -> None:
         table.add_column(column, justify="left" if column == "route" else "right")
     for name, load in summary.items():
         rate = f"{load.rate:,.0f}"
-        table.add_row(name, rate, f"{load.p50_ms:.2f} ms", f"{load.p99_ms:.2f} ms", _cpu(load))
+        table.add_row(name, rate, f"{load.p50_ms:.2f} ms", f"{load.p99_ms:.2f} ms", cpu_text(load))
     Console().print(table)

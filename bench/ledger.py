@@ -21,7 +21,6 @@ import hashlib
 import json
 import random
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.harness import Figure
-from bench.http import WORKERS, Load, Target, measure, prepare_storage, serve
+from bench.http import WORKERS, Load, Target, measure, prepare_storage, serve, trustee_command
 from bench.processes import free_port
 from trustee.core import Core
 from trustee.ledger.service import EventRequest, LedgerService
@@ -59,6 +58,18 @@ class Device:
         )[:64]
         signature = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
         return {"arc_evidence": text, "arc_evidence_signature": signature}
+
+
+def device_asset(address: str, headers: dict[str, str]) -> tuple[Device, str]:
+    """A new device and the uuid of an asset the server at ``address`` made for its key."""
+    device = Device()
+    asset = httpx.post(
+        f"{address}/v1/ledger/assets",
+        headers=headers,
+        json={"device_key": device.device_key},
+        timeout=30,
+    ).json()["data"]["uuid"]
+    return device, asset
 
 
 def _open(folder: Path) -> Core:
@@ -173,20 +184,10 @@ def http_rate(connections: int, seconds: int) -> tuple[float, str, float]:
         folder = Path(name)
         storage, key_file, root, _ = prepare_storage(folder)
         port = free_port()
-        command = [
-            *(sys.executable, "-m", "trustee", "server", "--storage", storage),
-            *("--unseal-key-file", str(key_file), "--workers", str(WORKERS)),
-            *("--listen", f"127.0.0.1:{port}", "--log-level", "warning"),
-        ]
+        command = trustee_command(storage, key_file, port)
         with serve(command, port, "/v1/sys/health", folder / "server.log") as (address, pid):
             headers = {"X-Vault-Token": root, "Content-Type": "application/json"}
-            device = Device()
-            asset = httpx.post(
-                f"{address}/v1/ledger/assets",
-                headers=headers,
-                json={"device_key": device.device_key},
-                timeout=30,
-            ).json()["data"]["uuid"]
+            device, asset = device_asset(address, headers)
             target = Target(
                 "ledger event",
                 f"{address}/v1/ledger/assets/{asset}/events",

@@ -12,6 +12,7 @@ import asyncio
 import json
 import sys
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -63,7 +64,12 @@ async def run_load(
         *(_connection(host, port, request, stop_at, latencies) for _ in range(connections)),
         return_exceptions=True,
     )
-    elapsed = time.perf_counter() - started
+    return summary(latencies, outcomes, time.perf_counter() - started)
+
+
+def summary(latencies: list[float], outcomes: list[Any], elapsed: float) -> dict[str, float]:
+    """A run's figures from its answers' latencies and its connections' outcomes (the count
+    of non-2xx answers each, or the exception that ended it)."""
     latencies.sort()
 
     def percentile(p: float) -> float:

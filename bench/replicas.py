@@ -38,7 +38,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.harness import Figure, report
-from bench.ledger import WHO, Device
+from bench.ledger import WHO, Device, device_asset
 from bench.processes import free_port, start_server, wait_answering
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,13 +234,7 @@ def http_rate(server_url: str, replicas: int, connections: int, seconds: float) 
     ):
         loads = []
         for address in addresses:
-            device = Device()
-            asset = httpx.post(
-                f"{address}/v1/ledger/assets",
-                headers=headers,
-                json={"device_key": device.device_key},
-                timeout=30,
-            ).json()["data"]["uuid"]
+            device, asset = device_asset(address, headers)
             loads.append(
                 {
                     "url": f"{address}/v1/ledger/assets/{asset}/events",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,9 +32,18 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from bench.harness import Figure
-from bench.http import WORKERS, Load, prepare_storage, serve, workers_cpu_seconds
-from bench.ledger import Device
-from bench.loadgen import build_request
+from bench.http import (
+    WORKERS,
+    Load,
+    cpu_text,
+    median_load,
+    prepare_storage,
+    serve,
+    trustee_command,
+    workers_cpu_seconds,
+)
+from bench.ledger import device_asset
+from bench.loadgen import build_request, summary
 from bench.processes import free_port
 from trustee.scitt import CoseKey, decode_sign1, entry_of, parse_key_set, verify_receipt
 from trustee.scitt.keys import EDDSA
@@ -114,20 +122,9 @@ async def run_load(spec: dict[str, Any], bodies: list[bytes]) -> dict[str, float
         *(_connection(spec, bodies, stop_at, latencies) for _ in range(spec["connections"])),
         return_exceptions=True,
     )
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-
-    def percentile(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(len(latencies) * p / 100))] if latencies else 0
-
     return {
-        "requests": len(latencies),
-        "seconds": elapsed,
-        "non2xx": sum(o for o in outcomes if isinstance(o, int)),
-        "socket_errors": sum(1 for o in outcomes if isinstance(o, BaseException)),
+        **summary(latencies, outcomes, time.perf_counter() - started),
         "exhausted": not bodies,
-        "p50_ms": percentile(50) * 1000,
-        "p99_ms": percentile(99) * 1000,
     }
 
 
@@ -225,20 +222,10 @@ def rates(connections: int, seconds: float, per_run: int) -> tuple[Load, Load]:
         folder = Path(name)
         storage, key_file, root, _ = prepare_storage(folder)
         port = free_port()
-        command = [
-            *(sys.executable, "-m", "trustee", "server", "--storage", storage),
-            *("--unseal-key-file", str(key_file), "--workers", str(WORKERS)),
-            *("--listen", f"127.0.0.1:{port}", "--log-level", "warning"),
-        ]
+        command = trustee_command(storage, key_file, port)
         with serve(command, port, "/v1/sys/health", folder / "server.log") as (address, pid):
             headers = {"X-Vault-Token": root, "Content-Type": "application/json"}
-            device = Device()
-            asset = httpx.post(
-                f"{address}/v1/ledger/assets",
-                headers=headers,
-                json={"device_key": device.device_key},
-                timeout=30,
-            ).json()["data"]["uuid"]
+            device, asset = device_asset(address, headers)
             events_url = f"{address}/v1/ledger/assets/{asset}/events"
             event = json.dumps({"event_attributes": device.evidence('{"reading": 1}')}).encode()
             _check_registration(address, statements(1, "check")[0])
@@ -264,21 +251,7 @@ def rates(connections: int, seconds: float, per_run: int) -> tuple[Load, Load]:
                 appended = _log_size(address, headers) - before
                 assert appended >= load.requests, "an acknowledged leaf is not in the log"
                 loads[mode].append(load)
-    return _median(loads["scitt"]), _median(loads["events"])
-
-
-def _median(runs: list[Load]) -> Load:
-    cpu = [r.cpu_us for r in runs if r.cpu_us is not None]
-    return Load(
-        statistics.median(r.rate for r in runs),
-        statistics.median(r.p50_ms for r in runs),
-        statistics.median(r.p99_ms for r in runs),
-        statistics.median(cpu) if cpu else None,
-    )
-
-
-def _cpu(load: Load) -> str:
-    return "-" if load.cpu_us is None else f"{load.cpu_us:,.0f} µs"
+    return median_load(loads["scitt"]), median_load(loads["events"])
 
 
 def run(quick: bool) -> list[Figure]:
@@ -293,9 +266,9 @@ def run(quick: bool) -> list[Figure]:
             unit="registrations/s",
             note=(
                 f"POST /entries then GET the receipt, {connections} connections: p50 "
-                f"{scitt.p50_ms:.1f} ms, p99 {scitt.p99_ms:.1f} ms, worker CPU {_cpu(scitt)}; "
+                f"{scitt.p50_ms:.1f} ms, p99 {scitt.p99_ms:.1f} ms, worker CPU {cpu_text(scitt)}; "
                 f"baseline: event appends on the same server, same run: {events.rate:,.0f}/s, "
-                f"p50 {events.p50_ms:.1f} ms, worker CPU {_cpu(events)}"
+                f"p50 {events.p50_ms:.1f} ms, worker CPU {cpu_text(events)}"
             ),
         )
     ]
