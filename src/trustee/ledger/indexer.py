@@ -226,7 +226,7 @@ class Indexer:
             self._thread = None
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._db.closed:
             try:
                 pause = self._step()
             except StorageUnavailable:  # logged where outages are detected; retried

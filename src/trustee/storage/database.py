@@ -67,6 +67,7 @@ class Database:
         # users of it take turns; file and PostgreSQL databases use a pool instead.
         self._turns = threading.RLock() if serialize else None
         self._writers = writers
+        self._closed = threading.Event()
 
     @property
     def dialect_name(self) -> str:
@@ -117,9 +118,16 @@ class Database:
             conn.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
+        self._closed.set()
         self.engine.dispose()
         if self._writers is not None:
             self._writers.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called: a disposed engine would quietly open new
+        connections, so background work (the ledger's indexer) asks this to know it is over."""
+        return self._closed.is_set()
 
     def __repr__(self) -> str:
         return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
