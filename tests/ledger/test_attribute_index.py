@@ -20,7 +20,7 @@ from trustee.core import Core
 from trustee.ledger.canonical import canonical_json
 from trustee.ledger.indexer import build_index, index_events
 from trustee.ledger.service import EventRequest, LedgerService
-from trustee.ledger.terms import IndexState, term
+from trustee.ledger.terms import IndexState, entry_terms, term
 from trustee.storage import open_database
 from trustee.storage.migrations import MIGRATIONS
 from trustee.storage.schema_ledger import (
@@ -272,7 +272,7 @@ def test_migration_builds_the_index_in_batches_and_resumes(empty_storage_url: st
     expected_assets = _all_pages(service, "assets", 2, attributes={"site": "s1"})
     dev.core.close()
     assert MIGRATIONS[9].__name__ == "_v10_attribute_index"  # the step rebuilt from
-    assert len(MIGRATIONS) == 11  # the later steps this test drops and reapplies
+    assert len(MIGRATIONS) == 12  # the later steps this test drops and reapplies
 
     _to_previous_schema(storage_url)
     db = open_database(storage_url)  # migrates: an empty index
@@ -421,8 +421,6 @@ def test_paging_with_filters_through_both_faces(storage_url: str) -> None:
 def test_indexers_in_several_processes_index_each_event_once(storage_url: str) -> None:
     """Replicas each run an indexer: batches race for the marker, and the index ends the
     same as one indexer's, every term once, the marker at the log's end."""
-    from trustee.ledger.indexer import _entry_terms
-
     dev = open_dev_core(storage_url)
     try:
         service = dev.core.ledger
@@ -464,7 +462,7 @@ def test_indexers_in_several_processes_index_each_event_once(storage_url: str) -
             expected = {
                 (each, int(index))
                 for index, entry in entries
-                for each in _entry_terms(orjson.loads(entry))
+                for each in entry_terms(orjson.loads(entry))
             }
             rows = [tuple(row) for row in conn.execute(sa.select(ledger_event_terms))]
         assert sorted(rows) == sorted(expected)  # each once

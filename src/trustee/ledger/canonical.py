@@ -6,8 +6,12 @@ code units, ECMAScript number formatting, minimal string escapes, UTF-8. The ser
 ``rfc8785`` package (Trail of Bits), adapted from the RFC author's reference implementation.
 
 What JCS cannot represent is refused rather than approximated: NaN and infinities, integers
-beyond ±(2^53 − 1) (I-JSON: a double cannot hold them exactly, so two parsers would disagree),
-non-string member names, lone surrogates, and any Python type that is not JSON.
+beyond ±(2^53 − 1) (I-JSON: a double cannot hold them exactly, so two parsers would
+disagree), non-string member names, lone surrogates, and any Python type that is not JSON.
+One exception: an integer beyond that range which is exactly how JCS writes some double is
+that double. A stored float such as ``1e18`` or ``-5.189982366516377e16`` reads back as one
+(JCS writes them ``1000000000000000000`` and ``-51899823665163770``), and refusing it made a
+stored value impossible to write again.
 
 Records are hashed on the append path, where the pure-Python serialiser is the largest cost.
 For the common shape (ASCII member names, strings, in-range integers, booleans, null; no floats)
@@ -43,9 +47,13 @@ def canonical_json(value: Any) -> bytes:
     try:
         return rfc8785.dumps(value)
     except rfc8785.IntegerDomainError as exc:
-        raise CanonicalJSONError(
-            "integer outside ±(2**53 - 1): JSON numbers are doubles; send it as a string"
-        ) from exc
+        try:
+            as_doubles = _exact_doubles(value, 0)
+        except ValueError:
+            raise CanonicalJSONError(
+                "integer outside ±(2**53 - 1): JSON numbers are doubles; send it as a string"
+            ) from exc
+        return canonical_json(as_doubles)
     except rfc8785.FloatDomainError as exc:
         raise CanonicalJSONError("NaN and Infinity are not JSON numbers") from exc
     except rfc8785.CanonicalizationError as exc:
@@ -74,3 +82,24 @@ def _plain(value: Any, depth: int) -> bool:
     if kind is list or kind is tuple:
         return all(_plain(item, depth + 1) for item in value)
     return False
+
+
+def _exact_doubles(value: Any, depth: int) -> Any:
+    """``value`` with every integer beyond ±(2^53 − 1) replaced by the double JCS writes as
+    that integer; ValueError if there is none."""
+    kind = type(value)
+    if kind is int and not -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER:
+        try:
+            double = float(value)
+        except OverflowError:
+            raise ValueError("no double is this large") from None
+        if rfc8785.dumps(double) != str(value).encode():
+            raise ValueError("no double is written as this integer")
+        return double
+    if depth > 1000:  # the reference path says so
+        return value
+    if kind is dict:
+        return {key: _exact_doubles(item, depth + 1) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_exact_doubles(item, depth + 1) for item in value]
+    return value

@@ -51,7 +51,8 @@ from sqlalchemy.engine import Connection
 
 from trustee.errors import StorageUnavailable
 from trustee.ledger.bulk import driver_rows
-from trustee.ledger.terms import asset_terms, event_terms
+from trustee.ledger.sqlite_terms import STAGED, clear_staged, stage_event_terms
+from trustee.ledger.terms import MAX_TERM_BYTES, asset_terms, entry_terms
 from trustee.storage import Database
 from trustee.storage.schema_ledger import ledger_asset_terms as asset_terms_t
 from trustee.storage.schema_ledger import ledger_assets as assets_t
@@ -83,9 +84,13 @@ def index_events(
     between: Callable[[], None] | None = None,
 ) -> int:
     """Index the events of the next ``batch`` log indexes above the marker (not beyond
-    ``until``); the marker after it. One transaction, or none when there is nothing to do or
-    another indexer moved the marker meanwhile. ``between()`` is called between slices of the
-    terms' making (the indexer gives the interpreter to appends there)."""
+    ``until``); the marker after it. One write transaction, or none when there is nothing to
+    do or another indexer moved the marker meanwhile.
+
+    On SQLite the terms are made by SQLite (:mod:`trustee.ledger.sqlite_terms`), on
+    PostgreSQL in Python, where ``between()`` is called between slices of the terms' making
+    (the indexer gives the interpreter to appends there).
+    """
     with db.connect() as conn:
         below = _events_below(conn)
         last = conn.execute(sa.select(sa.func.max(events_t.c.log_index))).scalar()
@@ -95,6 +100,13 @@ def index_events(
         upto = min(below + batch, end)
         if upto <= below:
             return below
+        if conn.dialect.name == "sqlite":
+            conn.commit()
+            stage_event_terms(conn, below, upto, MAX_TERM_BYTES)
+            try:
+                return _advance(db, below, upto, _copy_staged, on=conn)
+            finally:
+                clear_staged(conn)
         rows = conn.execute(
             sa.select(events_t.c.log_index, events_t.c.entry).where(
                 events_t.c.log_index >= below, events_t.c.log_index < upto
@@ -107,15 +119,40 @@ def index_events(
         term_rows += [
             (each, int(log_index))
             for log_index, entry in rows[start : start + _SLICE]
-            for each in _entry_terms(orjson.loads(entry))
+            for each in entry_terms(orjson.loads(entry))
         ]
     term_rows.sort()
-    with db.begin(durable=False) as conn:
+    return _advance(
+        db,
+        below,
+        upto,
+        lambda conn: _insert_new(conn, event_terms_t, ("term", "log_index"), term_rows),
+    )
+
+
+def _advance(
+    db: Database,
+    below: int,
+    upto: int,
+    write: Callable[[Connection], None],
+    *,
+    on: Connection | None = None,
+) -> int:
+    """``write`` the terms of ``[below, upto)`` and move the marker to ``upto``, in one
+    transaction, unless another indexer moved it first; the marker after."""
+    with db.begin(durable=False, on=on) as conn:
         if _events_below(conn, lock=True) != below:
             return _events_below(conn)  # another indexer wrote this batch
-        _insert_new(conn, event_terms_t, ("term", "log_index"), term_rows)
+        write(conn)
         conn.execute(sa.update(state_t).where(state_t.c.id == 1).values(events_below=upto))
     return upto
+
+
+def _copy_staged(conn: Connection) -> None:
+    conn.exec_driver_sql(
+        f"INSERT OR IGNORE INTO {event_terms_t.name} (term, log_index) "  # noqa: S608 - names
+        f"SELECT term, log_index FROM {STAGED}"
+    )
 
 
 def index_assets(db: Database, *, batch: int = 5000) -> bool:
@@ -268,15 +305,6 @@ class Indexer:
         took = time.perf_counter() - began
         # A full batch means it is catching up: yield the writer as long as it held it.
         return took if after - before >= self._batch else self._interval
-
-
-def _entry_terms(record: dict[str, Any]) -> list[str]:
-    return event_terms(
-        record.get("event_attributes") or {},
-        record.get("asset_attributes") or {},
-        record["operation"],
-        record["behaviour"],
-    )
 
 
 def _events_below(conn: Connection, *, lock: bool = False) -> int:

@@ -2,14 +2,17 @@
 
 A *term* is one filterable fact of an event or an asset, as text: its section (``e`` an event
 attribute, ``a`` an attribute the event set on its asset, ``o`` the operation, ``b`` the
-behaviour, ``s`` an asset's current attribute), the key, and the value's string form, the form
-:func:`trustee.ledger.paging.matches` compares with a query's text. A query for
-``event_attributes.K=V`` looks up the term ``e["K","V"]`` in ``ledger_event_terms``, whose key
-``(term, log_index)`` yields matching events in log order, ready for a page or a count;
-several filters are joined on the log index (assets: on the uuid). Terms longer than the
-column are stored as their SHA-256 (``#`` and 64 hex digits): equal terms have equal hashes,
-and only a SHA-256 collision, the assumption the log's own hashes rest on, could add a match.
-Pages re-check every candidate on its decoded entry all the same.
+behaviour, ``s`` an asset's current attribute), the key's length in UTF-8 bytes, ``:``, the
+key, and the value's string form, the form :func:`trustee.ledger.paging.matches` compares with
+a query's text (``e4:site`` then ``north`` for ``event_attributes.site=north``). The length
+makes the split between key and value unambiguous without escaping anything, so SQLite can
+make the same term from a stored entry (:mod:`trustee.ledger.sqlite_terms`). A query looks up
+its term in ``ledger_event_terms``, whose key ``(term, log_index)`` yields matching events in
+log order, ready for a page or a count; several filters are joined on the log index (assets:
+on the uuid). Terms longer than 80 UTF-8 bytes, or holding a NUL, are stored as their SHA-256
+(``#`` and 64 hex digits): equal terms have equal hashes, and only a SHA-256 collision, the assumption the log's
+own hashes rest on, could add a match. Pages re-check every candidate on its decoded entry all
+the same.
 
 Why a term table: one B-tree of short text keys answers a selective first page or a count
 in about a millisecond whatever the log's size (bench/queries.py, and the README's Performance
@@ -45,26 +48,45 @@ from trustee.storage.schema_ledger import ledger_index_state as state_t
 __all__ = [
     "ASSET",
     "ASSET_UPDATE",
+    "BEHAVIOUR",
     "EVENT",
+    "MAX_TERM_BYTES",
+    "OPERATION",
     "IndexState",
     "asset_terms",
+    "entry_terms",
     "event_terms",
+    "long_term",
     "query_terms",
     "term",
     "write_asset_terms",
 ]
 
 EVENT, ASSET_UPDATE, OPERATION, BEHAVIOUR, ASSET = "e", "a", "o", "b", "s"
-MAX_TERM_CHARS = 80  # the column's width
+MAX_TERM_BYTES = 80  # within the column's 80 characters
 
 
 def term(section: str, key: str | None, text: str) -> str:
     """The term of ``key`` having the string form ``text`` in ``section`` (no key: the
     operation or behaviour itself)."""
-    body = section + (text if key is None else orjson.dumps([key, text]).decode("utf-8"))
-    if len(body) <= MAX_TERM_CHARS:
-        return body
-    return "#" + sha256(body.encode("utf-8")).hexdigest()
+    body = section + text if key is None else f"{section}{len(_utf8(key))}:{key}{text}"
+    try:
+        fits = len(body.encode("utf-8")) <= MAX_TERM_BYTES and "\x00" not in body
+    except UnicodeEncodeError:  # a lone surrogate: no stored value has one
+        fits = False
+    return body if fits else long_term(body)
+
+
+def long_term(body: str) -> str:
+    """The term of a body longer than :data:`MAX_TERM_BYTES`, or holding a NUL (which
+    PostgreSQL's text cannot): ``#`` and its SHA-256 in hex."""
+    return "#" + sha256(_utf8(body)).hexdigest()
+
+
+def _utf8(text: str) -> bytes:
+    # A query (through the Python API) may carry a lone surrogate, which no stored value has:
+    # its term is a hash that matches nothing, rather than an error.
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _text(value: Any) -> str:
@@ -99,6 +121,16 @@ def event_terms(
         _named_term(OPERATION, operation),
         _named_term(BEHAVIOUR, behaviour),
     ]
+
+
+def entry_terms(record: Mapping[str, Any]) -> list[str]:
+    """Every term of an event, from its entry as the log stores it."""
+    return event_terms(
+        record.get("event_attributes") or {},
+        record.get("asset_attributes") or {},
+        record["operation"],
+        record["behaviour"],
+    )
 
 
 @functools.lru_cache(maxsize=256)

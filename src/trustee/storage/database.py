@@ -75,7 +75,7 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def begin(self, *, durable: bool = True) -> Iterator[Connection]:
+    def begin(self, *, durable: bool = True, on: Connection | None = None) -> Iterator[Connection]:
         """A connection inside a transaction: committed on normal exit, rolled back on error.
 
         On SQLite the transaction holds the write lock from its start (``BEGIN IMMEDIATE``).
@@ -86,12 +86,16 @@ class Database:
         disk (SQLite ``synchronous=NORMAL`` on this connection for this transaction, PostgreSQL
         ``synchronous_commit = off``). A crash may lose the last such transactions, each whole;
         it never reorders or tears them, and durable transactions stay durable.
+
+        ``on``: a connection of :meth:`connect`, outside any transaction, to run this one on
+        instead of a new one; what lives only in a connection (SQLite's temporary tables)
+        stays visible.
         """
         with (
             outages_as_unavailable(),
             self._turn(),
             self._writer_turn(),
-            self.engine.connect() as conn,
+            self.engine.connect() if on is None else nullcontext(on) as conn,
         ):
             conn.execution_options(**{_WRITE: True})
             relaxed = not durable and self.dialect_name == "sqlite"
@@ -103,6 +107,7 @@ class Database:
                         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                     yield conn
             finally:
+                conn.execution_options(**{_WRITE: False})
                 if relaxed:
                     _sqlite_pragma(conn, "synchronous = FULL")
 

@@ -156,6 +156,20 @@ def _v11_scitt_issuers(conn: Connection) -> None:
     _create(conn, schema_scitt.scitt_issuers)
 
 
+def _v12_terms_with_key_lengths(conn: Connection) -> None:
+    """Terms spell the key with its UTF-8 length instead of as JSON, so SQLite can make them
+    itself (:mod:`trustee.ledger.sqlite_terms`): the index of the old terms is emptied and
+    built again behind the appends, as after step 10; queries scan what is not indexed yet."""
+    conn.execute(sa.delete(schema_ledger.ledger_event_terms))
+    conn.execute(sa.delete(schema_ledger.ledger_asset_terms))
+    any_asset = conn.execute(sa.select(schema_ledger.ledger_assets.c.uuid).limit(1)).first()
+    conn.execute(
+        sa.update(schema_ledger.ledger_index_state).values(
+            events_below=0, assets_after=None, assets_done=any_asset is None
+        )
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
     _v2_ledger,
@@ -168,6 +182,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v9_siwe_nonces,
     _v10_attribute_index,
     _v11_scitt_issuers,
+    _v12_terms_with_key_lengths,
 )
 
 
