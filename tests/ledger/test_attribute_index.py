@@ -470,3 +470,25 @@ def test_indexers_in_several_processes_index_each_event_once(storage_url: str) -
         assert service.count_events(attributes={"r": "1"}) == 38
     finally:
         dev.core.close()
+
+
+def test_a_large_number_read_back_as_an_integer_is_indexed_and_merged(core: Core) -> None:
+    """JCS writes 1e18 as integer digits, which read back as an integer beyond 2**53: the
+    indexer makes its terms (it stalled on them) and the asset takes further updates (its
+    merged attributes were refused)."""
+    service = core.ledger
+    asset = service.create_asset({"n": "1"}).uuid
+    nested = {"w": 1e18, "x": -5.189982366516377e16}
+    service.post_event(
+        EventRequest(
+            asset,
+            event_attributes={"v": nested},
+            asset_attributes={"big": 1e18},
+            principal_accepted=WHO,
+        )
+    )
+    service.post_event(EventRequest(asset, asset_attributes={"n": "2"}, principal_accepted=WHO))
+    assert build_index(core.db)
+    text = '{"w":1000000000000000000,"x":-51899823665163770}'
+    assert service.count_events(attributes={"v": text}) == 1
+    assert service.count_assets(attributes={"n": "2", "big": "1000000000000000000"}) == 1
