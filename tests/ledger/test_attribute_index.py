@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any
 
 import orjson
@@ -458,13 +459,8 @@ def test_indexers_in_several_processes_index_each_event_once(storage_url: str) -
             for db in replicas:
                 db.close()
         with dev.core.db.connect() as conn:
-            entries = conn.execute(sa.select(ledger_events.c.log_index, ledger_events.c.entry))
-            expected = {
-                (each, int(index))
-                for index, entry in entries
-                for each in entry_terms(orjson.loads(entry))
-            }
             rows = [tuple(row) for row in conn.execute(sa.select(ledger_event_terms))]
+        expected = _expected_terms(dev.core.db)
         assert sorted(rows) == sorted(expected)  # each once
         assert IndexState(dev.core.db).progress()[:2] == (150, 150)
         assert service.count_events(attributes={"r": "1"}) == 38
@@ -492,3 +488,96 @@ def test_a_large_number_read_back_as_an_integer_is_indexed_and_merged(core: Core
     text = '{"w":1000000000000000000,"x":-51899823665163770}'
     assert service.count_events(attributes={"v": text}) == 1
     assert service.count_assets(attributes={"n": "2", "big": "1000000000000000000"}) == 1
+
+
+# --- the hand-off from this process's appends -----------------------------------------------
+
+
+def _expected_terms(db: Any) -> set[tuple[str, int]]:
+    with db.connect() as conn:
+        entries = conn.execute(sa.select(ledger_events.c.log_index, ledger_events.c.entry))
+        return {
+            (each, int(index))
+            for index, entry in entries
+            for each in entry_terms(orjson.loads(entry))
+        }
+
+
+def test_fresh_events_are_indexed_from_themselves_and_the_others_from_their_entries(
+    storage_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events another process appended between this one's are read from the log (on SQLite,
+    exactly their runs of log indexes); this process's own come from the hand-off."""
+    import trustee.ledger.indexer as indexer_module
+
+    dev = open_dev_core(storage_url)
+    other_db = open_database(storage_url)
+    other = LedgerService(other_db, dev.core.barrier)
+    try:
+        service = dev.core.ledger
+        assert service.indexer is not None
+        service.indexer.stop()
+        asset = service.create_asset({"site": "s"}).uuid
+        own: list[Any] = []
+        foreign: list[int] = []
+        for n in range(6):
+            poster = other if n % 3 == 1 else service
+            posted = poster.post_events(
+                [
+                    EventRequest(
+                        asset,
+                        event_attributes={"n": n * 10 + i, "f": 1.0 + i, "o": {"b": [i]}},
+                        principal_accepted=WHO,
+                    )
+                    for i in range(5)
+                ]
+            )
+            (foreign.extend(e.log_index for e in posted) if poster is other else own.extend(posted))
+        staged_runs: list[Any] = []
+        real_stage = indexer_module.stage_event_terms
+
+        def spy(conn: Any, runs: Any, most: int, made: Any = ()) -> None:
+            staged_runs.extend(runs)
+            real_stage(conn, runs, most, made)
+
+        monkeypatch.setattr(indexer_module, "stage_event_terms", spy)
+        fresh = {event.log_index: event for event in own}
+        assert index_events(dev.core.db, fresh=fresh) == 30
+        with dev.core.db.connect() as conn:
+            rows = {tuple(row) for row in conn.execute(sa.select(ledger_event_terms))}
+        assert rows == _expected_terms(dev.core.db)
+        if dev.core.db.dialect_name == "sqlite":
+            assert (
+                sorted(index for first, after in staged_runs for index in range(first, after))
+                == foreign
+            )
+    finally:
+        other.close()
+        other_db.close()
+        dev.core.close()
+
+
+def test_the_running_indexer_takes_this_process_appends(storage_url: str) -> None:
+    dev = open_dev_core(storage_url)
+    try:
+        service = dev.core.ledger
+        assert service.indexer is not None
+        service.start_indexer()
+        asset = service.create_asset({"site": "s"}).uuid
+        for n in range(40):
+            service.post_event(
+                EventRequest(
+                    asset, event_attributes={"n": n, "r": str(n % 3)}, principal_accepted=WHO
+                )
+            )
+        state = IndexState(dev.core.db)
+        deadline = time.monotonic() + 30
+        while state.progress()[0] < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert state.progress()[:2] == (40, 40)
+        with dev.core.db.connect() as conn:
+            rows = {tuple(row) for row in conn.execute(sa.select(ledger_event_terms))}
+        assert rows == _expected_terms(dev.core.db)
+        assert service.count_events(attributes={"r": "1"}) == 13
+    finally:
+        dev.core.close()

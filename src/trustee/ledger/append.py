@@ -164,6 +164,8 @@ class Appender:
         self._device_keys = device_keys
         self._clock = clock
         self._signing: dict[str, _Signing] = {}
+        self.committed: Callable[[list[Event]], None] | None = None
+        """Told the events of each transaction once it has committed (the indexer's hand-off)."""
         self.committer: GroupCommitter[EventRequest | OtherLeaf, object] = GroupCommitter(
             self._integrate, prepare=self.prepare, max_batch=max_batch
         )
@@ -204,6 +206,7 @@ class Appender:
         self._log.ensure_state()
         with self._db.begin() as conn:
             outcomes = self.append(conn, items, atomic=True)
+        self._tell_committed(outcomes)
         return cast(list[Event], outcomes)  # atomic, and events only
 
     def close(self) -> None:
@@ -250,6 +253,11 @@ class Appender:
         for pending, outcome in zip(batch, outcomes, strict=True):
             if not pending.settled:
                 pending.settle(outcome)  # committed: answer now
+        self._tell_committed(outcomes)
+
+    def _tell_committed(self, outcomes: Sequence[object]) -> None:
+        if self.committed is not None:
+            self.committed([outcome for outcome in outcomes if isinstance(outcome, Event)])
 
     def append(
         self, conn: Connection, items: Sequence[_Item | OtherLeaf], *, atomic: bool

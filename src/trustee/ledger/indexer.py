@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -51,8 +51,9 @@ from sqlalchemy.engine import Connection
 
 from trustee.errors import StorageUnavailable
 from trustee.ledger.bulk import driver_rows
+from trustee.ledger.models import Event
 from trustee.ledger.sqlite_terms import STAGED, clear_staged, stage_event_terms
-from trustee.ledger.terms import MAX_TERM_BYTES, asset_terms, entry_terms
+from trustee.ledger.terms import MAX_TERM_BYTES, asset_terms, event_terms
 from trustee.storage import Database
 from trustee.storage.schema_ledger import ledger_asset_terms as asset_terms_t
 from trustee.storage.schema_ledger import ledger_assets as assets_t
@@ -82,14 +83,17 @@ def index_events(
     batch: int = DEFAULT_BATCH,
     until: int | None = None,
     between: Callable[[], None] | None = None,
+    fresh: Mapping[int, Event] | None = None,
 ) -> int:
     """Index the events of the next ``batch`` log indexes above the marker (not beyond
     ``until``); the marker after it. One write transaction, or none when there is nothing to
     do or another indexer moved the marker meanwhile.
 
-    On SQLite the terms are made by SQLite (:mod:`trustee.ledger.sqlite_terms`), on
-    PostgreSQL in Python, where ``between()`` is called between slices of the terms' making
-    (the indexer gives the interpreter to appends there).
+    ``fresh`` holds events this process appended, by log index: their terms are made from
+    them, with no entry to read or decode. The others' are made from their stored entries, by
+    SQLite itself on SQLite (:mod:`trustee.ledger.sqlite_terms`), in Python on PostgreSQL.
+    ``between()`` is called between slices of the terms made in Python (the indexer gives
+    the interpreter to appends there).
     """
     with db.connect() as conn:
         below = _events_below(conn)
@@ -100,34 +104,86 @@ def index_events(
         upto = min(below + batch, end)
         if upto <= below:
             return below
+        known = [fresh[index] for index in range(below, upto) if index in fresh] if fresh else []
+        runs = _missing_runs(below, upto, [event.log_index for event in known])
+        made = _terms_of([_parts_of_event(event) for event in known], between)
         if conn.dialect.name == "sqlite":
             conn.commit()
-            stage_event_terms(conn, below, upto, MAX_TERM_BYTES)
+            stage_event_terms(conn, runs, MAX_TERM_BYTES, made)
             try:
                 return _advance(db, below, upto, _copy_staged, on=conn)
             finally:
                 clear_staged(conn)
-        rows = conn.execute(
-            sa.select(events_t.c.log_index, events_t.c.entry).where(
-                events_t.c.log_index >= below, events_t.c.log_index < upto
+        stored = [
+            _parts_of_entry(int(log_index), orjson.loads(entry))
+            for first, after in runs
+            for log_index, entry in conn.execute(
+                sa.select(events_t.c.log_index, events_t.c.entry).where(
+                    events_t.c.log_index >= first, events_t.c.log_index < after
+                )
             )
-        ).all()
-    term_rows: list[tuple[str, int]] = []
-    for start in range(0, len(rows), _SLICE):
+        ]
+    made += _terms_of(stored, between)
+    made.sort()
+    return _advance(
+        db, below, upto, lambda conn: _insert_new(conn, event_terms_t, ("term", "log_index"), made)
+    )
+
+
+def _missing_runs(below: int, upto: int, known: list[int]) -> list[tuple[int, int]]:
+    """The ranges of ``[below, upto)`` that ``known`` (ascending log indexes) leaves out."""
+    runs, start = [], below
+    for index in known:
+        if index > start:
+            runs.append((start, index))
+        start = index + 1
+    if start < upto:
+        runs.append((start, upto))
+    return runs
+
+
+_Parts = tuple[int, Mapping[str, Any], Mapping[str, Any], str, str]
+"""What an event's terms are made of: log index, event and asset attributes, operation,
+behaviour."""
+
+
+def _parts_of_event(event: Event) -> _Parts:
+    return (
+        event.log_index,
+        event.event_attributes,
+        event.asset_attributes or {},
+        event.operation,
+        event.behaviour,
+    )
+
+
+def _parts_of_entry(log_index: int, record: Mapping[str, Any]) -> _Parts:
+    return (
+        log_index,
+        record.get("event_attributes") or {},
+        record.get("asset_attributes") or {},
+        record["operation"],
+        record["behaviour"],
+    )
+
+
+def _terms_of(
+    events: Sequence[_Parts], between: Callable[[], None] | None
+) -> list[tuple[str, int]]:
+    """``(term, log_index)`` of each ``(log_index, event attributes, asset attributes,
+    operation, behaviour)``, made in slices with ``between()`` called between them."""
+    rows: list[tuple[str, int]] = []
+    for start in range(0, len(events), _SLICE):
         if between is not None and start:
             between()
-        term_rows += [
-            (each, int(log_index))
-            for log_index, entry in rows[start : start + _SLICE]
-            for each in entry_terms(orjson.loads(entry))
+        rows += [
+            (each, log_index)
+            for log_index, attributes, asset_attributes, operation, behaviour in events[
+                start : start + _SLICE
+            ]
+            for each in event_terms(attributes, asset_attributes, operation, behaviour)
         ]
-    term_rows.sort()
-    return _advance(
-        db,
-        below,
-        upto,
-        lambda conn: _insert_new(conn, event_terms_t, ("term", "log_index"), term_rows),
-    )
+    return rows
 
 
 def _advance(
@@ -228,6 +284,12 @@ class Indexer:
     ``activity()`` (the count of events this process has appended) tells it when appends are
     busy: it then leaves the writer, and the interpreter, to them until the tail reaches
     ``max_tail`` events, and indexes the tail in one batch.
+
+    The appends of this process hand it their committed events (:meth:`remember`): their
+    terms are made from those objects, and the entries of only the others' events (another
+    process's, or from before a restart) are read and decoded. It keeps at most
+    ``2 * max(batch, max_tail)`` of them; past that, the oldest are dropped and their terms
+    are made from their entries instead.
     """
 
     def __init__(
@@ -248,7 +310,27 @@ class Indexer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._assets_done = False
+        self._fresh: dict[int, Event] = {}
+        self._fresh_lock = threading.Lock()
+        self._most_fresh = 2 * max(batch, max_tail)
         self.batches = 0
+
+    def remember(self, events: Iterable[Event]) -> None:
+        """Events this process has just committed, for their terms (called after the commit)."""
+        if self._thread is None:
+            return  # nothing would take them
+        with self._fresh_lock:
+            for event in events:
+                self._fresh[event.log_index] = event
+            while len(self._fresh) > self._most_fresh:  # the oldest first: commits come in order
+                del self._fresh[next(iter(self._fresh))]
+
+    def _fresh_from(self, below: int) -> dict[int, Event]:
+        """The fresh events at or above ``below``; those below it are indexed, and dropped."""
+        with self._fresh_lock:
+            for index in [index for index in self._fresh if index < below]:
+                del self._fresh[index]
+            return dict(self._fresh)
 
     def start(self) -> None:
         if self._thread is None:
@@ -298,7 +380,9 @@ class Indexer:
         if tail <= 0 or (self._busy() and tail < self._max_tail):
             return self._interval
         began = time.perf_counter()
-        after = index_events(self._db, batch=self._batch, between=self._yield)
+        after = index_events(
+            self._db, batch=self._batch, between=self._yield, fresh=self._fresh_from(before)
+        )
         if after == before:
             return self._interval
         self.batches += 1

@@ -81,6 +81,8 @@ class LedgerService:
         self.indexer = (
             Indexer(db, activity=lambda: self.appender.committer.items) if attribute_index else None
         )
+        if self.indexer is not None:
+            self.appender.committed = self.indexer.remember
 
     @property
     def committer(self) -> GroupCommitter[EventRequest | OtherLeaf, object]:

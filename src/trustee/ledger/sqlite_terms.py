@@ -5,107 +5,139 @@ Why: made in Python (decoding each entry, then building its terms), the terms co
 interpreter meanwhile; measured in the bench, durable appends ran at 0.77–0.83× of appends
 without the index whether or not the terms were then written. Made by SQLite's JSON functions,
 the work runs while the interpreter serves the appends: the ``sqlite3`` module lets go of it
-while a statement runs. The terms are staged, already sorted by the index's key, in a
-temporary table of the indexer's connection without holding the write lock; the write
-transaction then copies them in one statement and holds the lock for milliseconds only.
+while a statement runs. The terms are staged, sorted by the index's key, in a temporary table
+of the indexer's connection without holding the write lock; the write transaction then copies
+them in one statement and holds the lock for milliseconds only.
 
-The SQL makes the term :func:`trustee.ledger.terms.term` makes, from the stored (canonical)
-entry: the key's length in UTF-8 bytes, the key, and the value's string form, which SQLite
-renders as Python does for text, integers, ``true``, ``false`` and ``null``. The string form of
-a non-integer number, an array or an object is orjson's JSON text of it, which SQLite does
-not reproduce: an event with such a value has its terms made in Python
-(:func:`trustee.ledger.terms.entry_terms`); such values are rare in practice. Bodies longer
-than :data:`~trustee.ledger.terms.MAX_TERM_BYTES`, or holding a NUL, are hashed by
-:func:`~trustee.ledger.terms.long_term`, registered on the connection. A property test checks
-that both ways make the same terms for random entries.
+The SQL makes the body of the term :func:`trustee.ledger.terms.term` makes, from the stored
+(canonical) entry: the key's length in UTF-8 bytes, the key, and the value's string form,
+which SQLite renders as Python does for text, integers, ``true``, ``false`` and ``null``.
+Python finishes what SQLite cannot do the same way, each in one loop over the few rows
+concerned rather than a call per row from inside the statement (such a call waits for the
+interpreter, up to its switch interval while appends hold it):
+
+- bodies longer than :data:`~trustee.ledger.terms.MAX_TERM_BYTES` are hashed
+  (:func:`~trustee.ledger.terms.long_term`; SQLite has no SHA-256);
+- an event with a non-integer number, an array or an object among its values (whose string
+  form is orjson's JSON text of it), or with an escaped NUL anywhere (SQLite's JSON strings
+  end at one), has all its terms made by :func:`~trustee.ledger.terms.entry_terms`; such
+  values are rare in practice.
+
+A property test checks that both ways make the same terms for random entries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import orjson
 from sqlalchemy.engine import Connection
 
+from trustee.ledger.bulk import driver_rows
 from trustee.ledger.terms import ASSET_UPDATE, BEHAVIOUR, EVENT, OPERATION, entry_terms, long_term
 
 __all__ = ["STAGED", "clear_staged", "stage_event_terms"]
 
 STAGED = "temp.ledger_index_staged"
-"""The staged terms: a temporary table, so it is private to the connection and never logged."""
+"""The staged terms, keyed as the index is: a temporary table, private to the connection."""
+_BODIES = "temp.ledger_index_bodies"
+"""What SQLite made of each member: its body, or NULL for a value it does not render."""
 
-_REGISTERED = "trustee_long_term"
 # An integer beyond 64 bits has the JSON type 'integer' but a REAL value: Python renders it.
 _RENDERED = (
     "(j.type IN ('text', 'true', 'false', 'null')"
     " OR j.type = 'integer' AND typeof(j.value) = 'integer')"
 )
-_UNRENDERED = f"NOT {_RENDERED}"
 _EVENTS = "e.log_index >= :below AND e.log_index < :upto"
-_NUL = "instr(CAST(e.entry AS TEXT), '\\u0000')"  # SQLite's JSON text ends at an escaped NUL
+_ESCAPED_NUL = "instr(e.entry, x'5c7530303030') > 0"  # the six bytes \u0000
 
 
-def _members(section: str, path: str, which: str) -> str:
-    """The bodies of the members of the object at ``path`` whose values meet ``which`` (an
-    absent or ``null`` section has none; json_each gives the root of a scalar, keyless)."""
+def _members(section: str, path: str) -> str:
+    """The members of the object at ``path`` (an absent or ``null`` section has none:
+    json_each gives the root of a scalar, keyless)."""
     return f"""
         SELECT e.log_index AS log_index,
-               '{section}' || length(CAST(j.key AS BLOB)) || ':' || j.key
-               || CASE j.type
-                    WHEN 'text' THEN j.value
-                    WHEN 'integer' THEN CAST(j.value AS TEXT)
-                    ELSE j.type
-                  END AS body
+               CASE WHEN {_RENDERED} AND NOT {_ESCAPED_NUL}
+                    THEN '{section}' || length(CAST(j.key AS BLOB)) || ':' || j.key
+                         || CASE j.type
+                              WHEN 'text' THEN j.value
+                              WHEN 'integer' THEN CAST(j.value AS TEXT)
+                              ELSE j.type
+                            END
+               END AS body
         FROM ledger_events AS e, json_each(CAST(e.entry AS TEXT), '$.{path}') AS j
-        WHERE {_EVENTS} AND j.key IS NOT NULL AND {which}"""  # noqa: S608 - constants
+        WHERE {_EVENTS} AND j.key IS NOT NULL"""  # noqa: S608 - constants of this module
 
 
-_STAGE = f"""
+_MAKE_BODIES = f"""
+    INSERT INTO {_BODIES} (log_index, body)
+    {_members(EVENT, "event_attributes")}
+    UNION ALL {_members(ASSET_UPDATE, "asset_attributes")}
+    UNION ALL SELECT e.log_index, '{OPERATION}' || e.operation
+              FROM ledger_events AS e WHERE {_EVENTS} AND NOT {_ESCAPED_NUL}
+    UNION ALL SELECT e.log_index, '{BEHAVIOUR}' || e.behaviour
+              FROM ledger_events AS e WHERE {_EVENTS} AND NOT {_ESCAPED_NUL}
+"""  # noqa: S608 - constants of this module
+_LONG = "length(CAST(body AS BLOB)) > :most"
+_STAGE_SHORT = f"""
     INSERT OR IGNORE INTO {STAGED} (term, log_index)
-    SELECT CASE WHEN length(CAST(body AS BLOB)) <= :most AND instr(CAST(body AS BLOB), x'00') = 0
-                THEN body
-                ELSE trustee_long_term(body) END,
-           log_index
-    FROM ({_members(EVENT, "event_attributes", _RENDERED)} AND {_NUL} = 0
-          UNION ALL {_members(ASSET_UPDATE, "asset_attributes", _RENDERED)} AND {_NUL} = 0
-          UNION ALL SELECT e.log_index, '{OPERATION}' || e.operation
-                    FROM ledger_events AS e WHERE {_EVENTS}
-          UNION ALL SELECT e.log_index, '{BEHAVIOUR}' || e.behaviour
-                    FROM ledger_events AS e WHERE {_EVENTS})
+    SELECT body, log_index FROM {_BODIES} WHERE body IS NOT NULL AND NOT {_LONG}
+    ORDER BY body, log_index
 """  # noqa: S608 - constants of this module
-
-_UNRENDERED_EVENTS = f"""
+_LONG_BODIES = f"SELECT body, log_index FROM {_BODIES} WHERE {_LONG}"  # noqa: S608
+_PYTHON_EVENTS = f"""
     SELECT e.log_index, e.entry FROM ledger_events AS e
-    WHERE {_EVENTS} AND {_NUL} > 0 OR e.log_index IN (
-        SELECT log_index FROM ({_members(EVENT, "event_attributes", _UNRENDERED)})
-        UNION SELECT log_index FROM ({_members(ASSET_UPDATE, "asset_attributes", _UNRENDERED)}))
+    WHERE e.log_index IN (SELECT log_index FROM {_BODIES} WHERE body IS NULL)
+       OR {_EVENTS} AND {_ESCAPED_NUL}
 """  # noqa: S608 - constants of this module
+_ROWS_PER_INSERT = 5000
 
 
-def stage_event_terms(conn: Connection, below: int, upto: int, most: int) -> None:
-    """Stage the terms of the events with log indexes in ``[below, upto)`` (bodies of at most
-    ``most`` bytes kept as they are) in :data:`STAGED`, replacing what it held; one read
-    transaction of ``conn``, committed here."""
-    pooled = conn.connection
-    if not pooled.info.get(_REGISTERED):  # once per connection: SQLite refuses it mid-statement
-        pooled.driver_connection.create_function(  # type: ignore[union-attr]
-            "trustee_long_term", 1, long_term, deterministic=True
+def stage_event_terms(
+    conn: Connection,
+    runs: Sequence[tuple[int, int]],
+    most: int,
+    made: Sequence[tuple[str, int]] = (),
+) -> None:
+    """Stage in :data:`STAGED`, replacing what it held, the terms of the events in ``runs``
+    (ranges ``[below, upto)`` of log indexes; bodies of at most ``most`` bytes kept as they
+    are) and the rows ``made`` already; one read transaction of ``conn``, committed here."""
+    for table, columns in (
+        (_BODIES, "(body TEXT, log_index INTEGER NOT NULL)"),
+        (
+            STAGED,
+            "(term TEXT NOT NULL, log_index INTEGER NOT NULL, PRIMARY KEY (term, log_index)) "
+            "WITHOUT ROWID",
+        ),
+    ):
+        conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {table} {columns}")
+        conn.exec_driver_sql(f"DELETE FROM {table}")  # noqa: S608 - constants
+    rows = list(made)
+    for below, upto in runs:
+        bounds = {"below": below, "upto": upto, "most": most}
+        conn.exec_driver_sql(_MAKE_BODIES, bounds)
+        conn.exec_driver_sql(_STAGE_SHORT, bounds)
+        rows += [
+            (long_term(body), log_index)
+            for body, log_index in conn.exec_driver_sql(_LONG_BODIES, bounds)
+        ]
+        rows += [
+            (each, int(log_index))
+            for log_index, entry in conn.exec_driver_sql(_PYTHON_EVENTS, bounds)
+            for each in entry_terms(orjson.loads(entry))
+        ]
+        conn.exec_driver_sql(f"DELETE FROM {_BODIES}")  # noqa: S608 - a constant
+    rows.sort()
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        # One statement per chunk: executemany would step once per row, and give the
+        # interpreter away (and wait for it) each time.
+        driver_rows(
+            conn,
+            f"INSERT OR IGNORE INTO {STAGED} (term, log_index) VALUES "  # noqa: S608
+            + ", ".join(["(?, ?)"] * len(chunk)),
+            [value for row in chunk for value in row],
         )
-        pooled.info[_REGISTERED] = True
-    conn.exec_driver_sql(
-        f"CREATE TABLE IF NOT EXISTS {STAGED} "
-        "(term TEXT NOT NULL, log_index INTEGER NOT NULL, PRIMARY KEY (term, log_index)) "
-        "WITHOUT ROWID"
-    )
-    conn.exec_driver_sql(f"DELETE FROM {STAGED}")  # noqa: S608 - a constant
-    bounds = {"below": below, "upto": upto, "most": most}
-    conn.exec_driver_sql(_STAGE, bounds)
-    rows = [
-        (each, int(log_index))
-        for log_index, entry in conn.exec_driver_sql(_UNRENDERED_EVENTS, bounds)
-        for each in entry_terms(orjson.loads(entry))
-    ]
-    if rows:  # the terms SQLite made already are there: only the others are new
-        insert = f"INSERT OR IGNORE INTO {STAGED} (term, log_index) VALUES (?, ?)"  # noqa: S608
-        conn.exec_driver_sql(insert, rows)
     conn.commit()
 
 

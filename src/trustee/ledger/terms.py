@@ -9,10 +9,10 @@ makes the split between key and value unambiguous without escaping anything, so 
 make the same term from a stored entry (:mod:`trustee.ledger.sqlite_terms`). A query looks up
 its term in ``ledger_event_terms``, whose key ``(term, log_index)`` yields matching events in
 log order, ready for a page or a count; several filters are joined on the log index (assets:
-on the uuid). Terms longer than 80 UTF-8 bytes, or holding a NUL, are stored as their SHA-256
-(``#`` and 64 hex digits): equal terms have equal hashes, and only a SHA-256 collision, the assumption the log's
-own hashes rest on, could add a match. Pages re-check every candidate on its decoded entry all
-the same.
+on the uuid). Terms longer than 80 UTF-8 bytes, or holding a NUL, are stored as their
+SHA-256 (``#`` and 64 hex digits): equal terms have equal hashes, and only a SHA-256
+collision, the assumption the log's own hashes rest on, could add a match. Pages re-check
+every candidate on its decoded entry all the same.
 
 Why a term table: one B-tree of short text keys answers a selective first page or a count
 in about a millisecond whatever the log's size (bench/queries.py, and the README's Performance
