@@ -24,7 +24,7 @@ from trustee.ledger.canonical import CanonicalJSONError, canonical_json
 from trustee.ledger.indexer import index_events
 from trustee.ledger.records import EventRequest, compose_entry, prepare_event
 from trustee.ledger.sqlite_terms import STAGED, clear_staged, stage_event_terms
-from trustee.ledger.terms import MAX_TERM_BYTES, entry_terms, event_terms, term
+from trustee.ledger.terms import MAX_TERM_BYTES, entry_terms, epoch_of, event_terms, term
 from trustee.storage import Database, open_database
 from trustee.storage.schema_ledger import (
     ledger_assets,
@@ -33,6 +33,7 @@ from trustee.storage.schema_ledger import (
     ledger_index_state,
 )
 
+TERM_ROWS = sa.select(ledger_event_terms.c.term, ledger_event_terms.c.log_index)
 ASSET = str(uuid.uuid4())
 texts = st.text(max_size=12) | st.sampled_from(["", "é" * 40, "x" * 79, "x" * 80, "a\x00b"])
 numbers = (
@@ -141,7 +142,8 @@ def test_sqlite_stages_the_terms_python_makes(db: Database, entries: list[dict[s
     stored = _store(db, entries)
     with db.connect() as conn:
         stage_event_terms(conn, [(0, len(entries))], MAX_TERM_BYTES)
-        staged = {tuple(row) for row in conn.exec_driver_sql(f"SELECT * FROM {STAGED}")}  # noqa: S608
+        query = f"SELECT term, log_index FROM {STAGED}"  # noqa: S608
+        staged = {tuple(row) for row in conn.exec_driver_sql(query)}
         clear_staged(conn)
     assert staged == _python_terms(stored)
 
@@ -161,9 +163,18 @@ def test_the_indexer_writes_the_staged_terms_and_moves_the_marker(db: Database) 
     assert index_events(db, batch=25) == 40
     assert index_events(db, batch=25) == 40  # nothing left
     with db.connect() as conn:
-        rows = {tuple(row) for row in conn.execute(sa.select(ledger_event_terms))}
+        rows = {
+            tuple(row)
+            for row in conn.execute(
+                sa.select(ledger_event_terms.c.term, ledger_event_terms.c.log_index)
+            )
+        }
         leftover = conn.exec_driver_sql(f"SELECT count(*) FROM {STAGED}").scalar()  # noqa: S608
+        epochs = set(
+            conn.execute(sa.select(ledger_event_terms.c.epoch, ledger_event_terms.c.log_index))
+        )
     assert rows == _python_terms(stored)
+    assert epochs == {(epoch_of(index), index) for _, index in rows}
     assert leftover == 0
     assert (term("e", "site", "s1"), 4) in rows
     assert term("e", "nul", "a\x00").startswith("#")  # PostgreSQL's text holds no NUL

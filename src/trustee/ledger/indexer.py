@@ -53,7 +53,7 @@ from trustee.errors import StorageUnavailable
 from trustee.ledger.bulk import driver_rows
 from trustee.ledger.models import Event
 from trustee.ledger.sqlite_terms import STAGED, clear_staged, stage_event_terms
-from trustee.ledger.terms import MAX_TERM_BYTES, asset_terms, event_terms
+from trustee.ledger.terms import MAX_TERM_BYTES, asset_terms, epoch_of, event_terms
 from trustee.storage import Database
 from trustee.storage.schema_ledger import ledger_asset_terms as asset_terms_t
 from trustee.storage.schema_ledger import ledger_assets as assets_t
@@ -124,9 +124,12 @@ def index_events(
             )
         ]
     made += _terms_of(stored, between)
-    made.sort()
+    keyed = sorted((epoch_of(log_index), term, log_index) for term, log_index in made)
     return _advance(
-        db, below, upto, lambda conn: _insert_new(conn, event_terms_t, ("term", "log_index"), made)
+        db,
+        below,
+        upto,
+        lambda conn: _insert_new(conn, event_terms_t, ("epoch", "term", "log_index"), keyed),
     )
 
 
@@ -206,8 +209,8 @@ def _advance(
 
 def _copy_staged(conn: Connection) -> None:
     conn.exec_driver_sql(
-        f"INSERT OR IGNORE INTO {event_terms_t.name} (term, log_index) "  # noqa: S608 - names
-        f"SELECT term, log_index FROM {STAGED}"
+        f"INSERT OR IGNORE INTO {event_terms_t.name} (epoch, term, log_index) "  # noqa: S608
+        f"SELECT epoch, term, log_index FROM {STAGED}"
     )
 
 
@@ -400,7 +403,10 @@ def _events_below(conn: Connection, *, lock: bool = False) -> int:
 
 
 def _insert_new(
-    conn: Connection, table: sa.Table, columns: tuple[str, str], rows: Iterable[tuple[Any, Any]]
+    conn: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
 ) -> None:
     """Insert rows, skipping any already there (written by an indexer that lost a race, or an
     asset that indexed itself since the migration)."""
@@ -409,11 +415,12 @@ def _insert_new(
         return
     verb = "INSERT OR IGNORE" if conn.dialect.name == "sqlite" else "INSERT"
     tail = "" if conn.dialect.name == "sqlite" else " ON CONFLICT DO NOTHING"
+    one_row = "(" + ", ".join(["?"] * len(columns)) + ")"
     for start in range(0, len(rows), 5000):
         chunk = rows[start : start + 5000]
         sql = (
-            f"{verb} INTO {table.name} ({columns[0]}, {columns[1]}) VALUES "
-            + ", ".join(["(?, ?)"] * len(chunk))
+            f"{verb} INTO {table.name} ({', '.join(columns)}) VALUES "
+            + ", ".join([one_row] * len(chunk))
             + tail
         )
         driver_rows(conn, sql, [value for row in chunk for value in row])

@@ -29,6 +29,7 @@ from trustee.ledger.log import fetch_nodes
 from trustee.ledger.models import AssetVerdicts, Event, EventVerdict
 from trustee.ledger.paging import DEFAULT_PAGE_SIZE
 from trustee.ledger.records import parse_time
+from trustee.ledger.terms import epoch_of
 from trustee.storage import Database
 from trustee.storage.schema_ledger import ledger_event_terms as event_terms_t
 from trustee.storage.schema_ledger import ledger_events as events_t
@@ -119,9 +120,10 @@ class EventQueries:
                 if asset is not None and not asset_exists(conn, asset):
                     raise NotFound(f"no asset {asset!r}")
                 below = self._index.events_below(conn) if self._index is not None else 0
-                select, first = _terms_select(lambda first: sa.func.count(), found[0], query)
-                indexed = int(conn.execute(select.where(first.c.log_index < below)).scalar() or 0)
-                return indexed + sum(1 for _ in self._scan(conn, query, below - 1))
+                epochs = range(epoch_of(below - 1) + 1) if below > 0 else range(0)
+                select, first = _terms_select(lambda _: sa.func.count(), found[0], query, epochs)
+                counted = conn.execute(select.where(first.c.log_index < below)).scalar()
+                return int(counted or 0) + sum(1 for _ in self._scan(conn, query, below - 1))
             return sum(1 for _ in self._matching(conn, query, -1))
 
     def _indexed_terms(self, conn: Any, query: Mapping[str, Any]) -> tuple[list[str], bool] | None:
@@ -171,21 +173,27 @@ class EventQueries:
         ]
         last = after
         chunk_size = 101
-        while True:
+        # Epochs are looked up a window at a time, the window doubling while it finds too
+        # little: a selective term costs a few queries over all epochs, and a common one reads
+        # no further than its first epochs (PostgreSQL sorts what a window matches).
+        epoch, width, final = epoch_of(after + 1), 1, epoch_of(below - 1)
+        while epoch <= final:
+            window = range(epoch, min(epoch + width, final + 1))
             select, first = _terms_select(
-                lambda first: (first.c.log_index, events_t.c.entry), looked_up, query
+                lambda first: (first.c.log_index, events_t.c.entry), looked_up, query, window
             )
             select = select.where(first.c.log_index > last, first.c.log_index < below)
-            select = select.order_by(first.c.log_index)
+            select = select.order_by(first.c.epoch, first.c.log_index)
             chunk = conn.execute(select.limit(chunk_size)).all()
             for index, entry in chunk:
                 last = index
                 record = orjson.loads(entry)
                 if paging.matches(record, wanted):
                     yield record
-            if len(chunk) < chunk_size:
-                return
-            chunk_size = min(chunk_size * 4, 5000)
+            if len(chunk) == chunk_size:
+                chunk_size = min(chunk_size * 4, 5000)
+            else:
+                epoch, width = window.stop, width * 2
 
     def _scan(self, conn: Any, query: Mapping[str, Any], after: int) -> Iterator[dict[str, Any]]:
         """Entries matching ``query`` by reading the log in order (the reference answer)."""
@@ -264,18 +272,28 @@ class EventQueries:
 
 
 def _terms_select(
-    columns: Callable[[Any], Any], looked_up: list[str], query: Mapping[str, Any]
+    columns: Callable[[Any], Any],
+    looked_up: list[str],
+    query: Mapping[str, Any],
+    epochs: range,
 ) -> tuple[Any, Any]:
-    """Events having every term (joined on the log index from the first term's rows), of the
-    query's asset and time range."""
+    """Events of ``epochs`` having every term (joined on the log index from the first term's
+    rows), of the query's asset and time range."""
     first = event_terms_t.alias("t0")
     picked = columns(first)
     select = sa.select(*(picked if isinstance(picked, tuple) else (picked,)))
-    select = select.select_from(first).where(first.c.term == looked_up[0])
+    select = select.select_from(first).where(
+        first.c.epoch.in_(list(epochs)), first.c.term == looked_up[0]
+    )
     for number, each in enumerate(looked_up[1:], start=1):
         other = event_terms_t.alias(f"t{number}")
         select = select.join(
-            other, sa.and_(other.c.log_index == first.c.log_index, other.c.term == each)
+            other,
+            sa.and_(
+                other.c.epoch == first.c.epoch,
+                other.c.term == each,
+                other.c.log_index == first.c.log_index,
+            ),
         )
     start = parse_time(query.get("since"), "since")
     end = parse_time(query.get("before"), "before")

@@ -34,12 +34,22 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from trustee.ledger.bulk import driver_rows
-from trustee.ledger.terms import ASSET_UPDATE, BEHAVIOUR, EVENT, OPERATION, entry_terms, long_term
+from trustee.ledger.terms import (
+    ASSET_UPDATE,
+    BEHAVIOUR,
+    EPOCH_BITS,
+    EVENT,
+    OPERATION,
+    entry_terms,
+    epoch_of,
+    long_term,
+)
 
 __all__ = ["STAGED", "clear_staged", "stage_event_terms"]
 
 STAGED = "temp.ledger_index_staged"
-"""The staged terms, keyed as the index is: a temporary table, private to the connection."""
+"""The staged terms, keyed as the index is (epoch, term, log index): a temporary table,
+private to the connection."""
 _BODIES = "temp.ledger_index_bodies"
 """What SQLite made of each member: its body, or NULL for a value it does not render."""
 
@@ -80,9 +90,9 @@ _MAKE_BODIES = f"""
 """  # noqa: S608 - constants of this module
 _LONG = "length(CAST(body AS BLOB)) > :most"
 _STAGE_SHORT = f"""
-    INSERT OR IGNORE INTO {STAGED} (term, log_index)
-    SELECT body, log_index FROM {_BODIES} WHERE body IS NOT NULL AND NOT {_LONG}
-    ORDER BY body, log_index
+    INSERT OR IGNORE INTO {STAGED} (epoch, term, log_index)
+    SELECT log_index >> {EPOCH_BITS}, body, log_index
+    FROM {_BODIES} WHERE body IS NOT NULL AND NOT {_LONG}
 """  # noqa: S608 - constants of this module
 _LONG_BODIES = f"SELECT body, log_index FROM {_BODIES} WHERE {_LONG}"  # noqa: S608
 _PYTHON_EVENTS = f"""
@@ -106,8 +116,8 @@ def stage_event_terms(
         (_BODIES, "(body TEXT, log_index INTEGER NOT NULL)"),
         (
             STAGED,
-            "(term TEXT NOT NULL, log_index INTEGER NOT NULL, PRIMARY KEY (term, log_index)) "
-            "WITHOUT ROWID",
+            "(epoch INTEGER NOT NULL, term TEXT NOT NULL, log_index INTEGER NOT NULL, "
+            "PRIMARY KEY (epoch, term, log_index)) WITHOUT ROWID",
         ),
     ):
         conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {table} {columns}")
@@ -127,15 +137,15 @@ def stage_event_terms(
             for each in entry_terms(orjson.loads(entry))
         ]
         conn.exec_driver_sql(f"DELETE FROM {_BODIES}")  # noqa: S608 - a constant
-    rows.sort()
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start : start + _ROWS_PER_INSERT]
+    keyed = sorted((epoch_of(log_index), term, log_index) for term, log_index in rows)
+    for start in range(0, len(keyed), _ROWS_PER_INSERT):
+        chunk = keyed[start : start + _ROWS_PER_INSERT]
         # One statement per chunk: executemany would step once per row, and give the
         # interpreter away (and wait for it) each time.
         driver_rows(
             conn,
-            f"INSERT OR IGNORE INTO {STAGED} (term, log_index) VALUES "  # noqa: S608
-            + ", ".join(["(?, ?)"] * len(chunk)),
+            f"INSERT OR IGNORE INTO {STAGED} (epoch, term, log_index) VALUES "  # noqa: S608
+            + ", ".join(["(?, ?, ?)"] * len(chunk)),
             [value for row in chunk for value in row],
         )
     conn.commit()

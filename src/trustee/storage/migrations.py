@@ -156,11 +156,12 @@ def _v11_scitt_issuers(conn: Connection) -> None:
     _create(conn, schema_scitt.scitt_issuers)
 
 
-def _v12_terms_with_key_lengths(conn: Connection) -> None:
-    """Terms spell the key with its UTF-8 length instead of as JSON, so SQLite can make them
-    itself (:mod:`trustee.ledger.sqlite_terms`): the index of the old terms is emptied and
-    built again behind the appends, as after step 10; queries scan what is not indexed yet."""
-    conn.execute(sa.delete(schema_ledger.ledger_event_terms))
+def _v12_terms_by_epoch(conn: Connection) -> None:
+    """The events' index is keyed by epoch first, and terms spell the key with its UTF-8
+    length instead of as JSON (:mod:`trustee.ledger.terms`): the old index is dropped and built
+    again behind the appends, as after step 10; queries scan what is not indexed yet."""
+    schema_ledger.ledger_event_terms.drop(conn)
+    schema_ledger.ledger_event_terms.create(conn)
     conn.execute(sa.delete(schema_ledger.ledger_asset_terms))
     any_asset = conn.execute(sa.select(schema_ledger.ledger_assets.c.uuid).limit(1)).first()
     conn.execute(
@@ -182,7 +183,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v9_siwe_nonces,
     _v10_attribute_index,
     _v11_scitt_issuers,
-    _v12_terms_with_key_lengths,
+    _v12_terms_by_epoch,
 )
 
 

@@ -106,14 +106,17 @@ TABLES: tuple[sa.Table, ...] = (
 ledger_event_terms = sa.Table(
     "ledger_event_terms",
     metadata,
+    sa.Column("epoch", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("term", sa.String(80), primary_key=True),
     sa.Column("log_index", sa.BigInteger, primary_key=True, autoincrement=False),
     sqlite_with_rowid=False,
 )
-"""The attribute index of events (migration 10, :mod:`trustee.ledger.terms`), written behind
-the appends by :mod:`trustee.ledger.indexer`: one row per event and filterable fact (an event
-or asset attribute's key and the string form of its value, the operation, the behaviour); a
-term longer than the column is its SHA-256."""
+"""The attribute index of events (migrations 10 and 12, :mod:`trustee.ledger.terms`), written
+behind the appends by :mod:`trustee.ledger.indexer`: one row per event and filterable fact (an
+event or asset attribute's key and the string form of its value, the operation, the
+behaviour); a term longer than the column is its SHA-256. ``epoch`` is the log index's run of
+8,192 (:func:`trustee.ledger.terms.epoch_of`), first in the key so that new rows land among
+recent ones."""
 
 ledger_asset_terms = sa.Table(
     "ledger_asset_terms",
