@@ -2,8 +2,8 @@
 and control characters included, numbers of every kind, nested values, long bodies), the terms
 SQLite stages (:mod:`trustee.ledger.sqlite_terms`), those Python makes from the stored entry
 (:func:`trustee.ledger.terms.entry_terms`), and those made from the appended event itself
-(the indexer's hand-off) are the same; and the indexer, fed by appends of its own process and
-of another, indexes every event once with those terms."""
+(the indexer's hand-off on PostgreSQL) are the same; and the indexer's SQLite path writes them
+under their epochs and moves the marker."""
 
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def _python_terms(stored: list[bytes]) -> set[tuple[str, int]]:
 def test_sqlite_stages_the_terms_python_makes(db: Database, entries: list[dict[str, Any]]):
     stored = _store(db, entries)
     with db.connect() as conn:
-        stage_event_terms(conn, [(0, len(entries))], MAX_TERM_BYTES)
+        stage_event_terms(conn, 0, len(entries), MAX_TERM_BYTES)
         query = f"SELECT term, log_index FROM {STAGED}"  # noqa: S608
         staged = {tuple(row) for row in conn.exec_driver_sql(query)}
         clear_staged(conn)

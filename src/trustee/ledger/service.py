@@ -81,7 +81,8 @@ class LedgerService:
         self.indexer = (
             Indexer(db, activity=lambda: self.appender.committer.items) if attribute_index else None
         )
-        if self.indexer is not None:
+        if self.indexer is not None and db.dialect_name == "postgresql":
+            # On SQLite, SQLite makes the terms from the entries (see index_events).
             self.appender.committed = self.indexer.remember
 
     @property

@@ -28,8 +28,6 @@ A property test checks that both ways make the same terms for random entries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import orjson
 from sqlalchemy.engine import Connection
 
@@ -103,15 +101,10 @@ _PYTHON_EVENTS = f"""
 _ROWS_PER_INSERT = 5000
 
 
-def stage_event_terms(
-    conn: Connection,
-    runs: Sequence[tuple[int, int]],
-    most: int,
-    made: Sequence[tuple[str, int]] = (),
-) -> None:
-    """Stage in :data:`STAGED`, replacing what it held, the terms of the events in ``runs``
-    (ranges ``[below, upto)`` of log indexes; bodies of at most ``most`` bytes kept as they
-    are) and the rows ``made`` already; one read transaction of ``conn``, committed here."""
+def stage_event_terms(conn: Connection, below: int, upto: int, most: int) -> None:
+    """Stage in :data:`STAGED`, replacing what it held, the terms of the events with log
+    indexes in ``[below, upto)`` (bodies of at most ``most`` bytes kept as they are); one read
+    transaction of ``conn``, committed here."""
     for table, columns in (
         (_BODIES, "(body TEXT, log_index INTEGER NOT NULL)"),
         (
@@ -122,21 +115,19 @@ def stage_event_terms(
     ):
         conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {table} {columns}")
         conn.exec_driver_sql(f"DELETE FROM {table}")  # noqa: S608 - constants
-    rows = list(made)
-    for below, upto in runs:
-        bounds = {"below": below, "upto": upto, "most": most}
-        conn.exec_driver_sql(_MAKE_BODIES, bounds)
-        conn.exec_driver_sql(_STAGE_SHORT, bounds)
-        rows += [
-            (long_term(body), log_index)
-            for body, log_index in conn.exec_driver_sql(_LONG_BODIES, bounds)
-        ]
-        rows += [
-            (each, int(log_index))
-            for log_index, entry in conn.exec_driver_sql(_PYTHON_EVENTS, bounds)
-            for each in entry_terms(orjson.loads(entry))
-        ]
-        conn.exec_driver_sql(f"DELETE FROM {_BODIES}")  # noqa: S608 - a constant
+    bounds = {"below": below, "upto": upto, "most": most}
+    conn.exec_driver_sql(_MAKE_BODIES, bounds)
+    conn.exec_driver_sql(_STAGE_SHORT, bounds)
+    rows = [
+        (long_term(body), log_index)
+        for body, log_index in conn.exec_driver_sql(_LONG_BODIES, bounds)
+    ]
+    rows += [
+        (each, int(log_index))
+        for log_index, entry in conn.exec_driver_sql(_PYTHON_EVENTS, bounds)
+        for each in entry_terms(orjson.loads(entry))
+    ]
+    conn.exec_driver_sql(f"DELETE FROM {_BODIES}")  # noqa: S608 - a constant
     keyed = sorted((epoch_of(log_index), term, log_index) for term, log_index in rows)
     for start in range(0, len(keyed), _ROWS_PER_INSERT):
         chunk = keyed[start : start + _ROWS_PER_INSERT]
