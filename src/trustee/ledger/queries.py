@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from trustee.errors import NotFound
 from trustee.ledger import merkle, paging, terms
@@ -121,7 +122,9 @@ class EventQueries:
                     raise NotFound(f"no asset {asset!r}")
                 below = self._index.events_below(conn) if self._index is not None else 0
                 epochs = range(epoch_of(below - 1) + 1) if below > 0 else range(0)
-                select, first = _terms_select(lambda _: sa.func.count(), found[0], query, epochs)
+                select, first = _terms_select(
+                    lambda _: sa.func.count(), found[0], query, epochs, conn.dialect.name
+                )
                 counted = conn.execute(select.where(first.c.log_index < below)).scalar()
                 return int(counted or 0) + sum(1 for _ in self._scan(conn, query, below - 1))
             return sum(1 for _ in self._matching(conn, query, -1))
@@ -173,14 +176,17 @@ class EventQueries:
         ]
         last = after
         chunk_size = 101
-        # Epochs are looked up a window at a time, the window doubling while it finds too
-        # little: a selective term costs a few queries over all epochs, and a common one reads
-        # no further than its first epochs (PostgreSQL sorts what a window matches).
-        epoch, width, final = epoch_of(after + 1), 1, epoch_of(below - 1)
-        while epoch <= final:
-            window = range(epoch, min(epoch + width, final + 1))
+        while last + 1 < below:
+            # One seek per epoch left, in index order: both engines return the rows of an
+            # ``epoch IN (...)`` on the key's first column already ordered, so a page reads no
+            # further than it needs (a window of epochs at a time cost a query per window).
+            epochs = range(epoch_of(last + 1), epoch_of(below - 1) + 1)
             select, first = _terms_select(
-                lambda first: (first.c.log_index, events_t.c.entry), looked_up, query, window
+                lambda first: (first.c.log_index, events_t.c.entry),
+                looked_up,
+                query,
+                epochs,
+                conn.dialect.name,
             )
             select = select.where(first.c.log_index > last, first.c.log_index < below)
             select = select.order_by(first.c.epoch, first.c.log_index)
@@ -190,10 +196,9 @@ class EventQueries:
                 record = orjson.loads(entry)
                 if paging.matches(record, wanted):
                     yield record
-            if len(chunk) == chunk_size:
-                chunk_size = min(chunk_size * 4, 5000)
-            else:
-                epoch, width = window.stop, width * 2
+            if len(chunk) < chunk_size:
+                return
+            chunk_size = min(chunk_size * 4, 5000)
 
     def _scan(self, conn: Any, query: Mapping[str, Any], after: int) -> Iterator[dict[str, Any]]:
         """Entries matching ``query`` by reading the log in order (the reference answer)."""
@@ -271,11 +276,29 @@ class EventQueries:
         return check_evidence(record.get("event_attributes"), self._device_keys.of(key))
 
 
+def _one_of(column: Any, epochs: range, dialect: str) -> Any:
+    """``column`` is one of ``epochs``, as one bound value (a JSON array on SQLite, an array
+    on PostgreSQL): an IN list of a bound value per epoch cost SQLAlchemy about a millisecond
+    per query at 10⁶ events. Both engines then seek each epoch in order, so rows come out in
+    the index's order."""
+    if dialect == "sqlite":
+        return column.in_(_SQLITE_EPOCHS)  # its value bound by _terms_select
+    return column == sa.any_(
+        sa.bindparam("epochs", list(epochs), type_=postgresql.ARRAY(sa.BigInteger))
+    )
+
+
+_SQLITE_EPOCHS = sa.select(
+    sa.func.json_each(sa.bindparam("epochs", type_=sa.String)).table_valued("value").c.value
+)
+
+
 def _terms_select(
     columns: Callable[[Any], Any],
     looked_up: list[str],
     query: Mapping[str, Any],
     epochs: range,
+    dialect: str,
 ) -> tuple[Any, Any]:
     """Events of ``epochs`` having every term (joined on the log index from the first term's
     rows), of the query's asset and time range."""
@@ -283,8 +306,10 @@ def _terms_select(
     picked = columns(first)
     select = sa.select(*(picked if isinstance(picked, tuple) else (picked,)))
     select = select.select_from(first).where(
-        first.c.epoch.in_(list(epochs)), first.c.term == looked_up[0]
+        _one_of(first.c.epoch, epochs, dialect), first.c.term == looked_up[0]
     )
+    if dialect == "sqlite":
+        select = select.params(epochs=f"[{','.join(map(str, epochs))}]")
     for number, each in enumerate(looked_up[1:], start=1):
         other = event_terms_t.alias(f"t{number}")
         select = select.join(
