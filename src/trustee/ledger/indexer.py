@@ -33,7 +33,8 @@ appends get the writer at least half of the time.
 Measured (``python -m bench.queries`` and same-run comparisons, SQLite, 64 callers posting
 device-signed events in alternating rounds on a database with the index and one without, on a
 2-core host): with the terms in the append transaction, 0.5–0.6× the appends without; behind,
-0.73–0.87× depending on the host's load. The indexer costs about 25 µs of CPU per event
+0.90× and 0.91× in the bench's rounds of 9,600 events, 0.75–0.84× in rounds of 25,600, where
+less of the indexer's work falls after a round. The indexer costs about 25 µs of CPU per event
 (SQLite's JSON functions, sorting, the B-tree), against about 100 µs per append, and it costs
 the appends about as much when it runs in a separate process (0.80× in the same run where the
 thread gave 0.75×): the host's CPU is the limit, not the interpreter lock. Filing rows under

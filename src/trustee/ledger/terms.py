@@ -25,8 +25,10 @@ Why the epoch first: keyed by term alone, the terms of unique values (signatures
 uuids) land all over the B-tree, so every batch of the indexer rewrote pages everywhere in it:
 measured at 10⁵ events, a batch of 5,000 events wrote 7.8 MB to the WAL (1.6 KB per event,
 twice what the appends themselves write), growing with the log. Filed under their epoch, a
-batch's rows land among those of the last few thousand events, whatever the log's size. A
-look-up then seeks once per epoch (122 at 10⁶ events, a few microseconds each).
+batch's rows land among those of the last few thousand events, whatever the log's size, and
+it writes 0.8 MB. A look-up then seeks once per epoch, in one statement (122 seeks at 10⁶
+events): the first page's p99 there went from 0.8 to 4 ms, the price of writes that stay
+cheap as the log grows.
 
 Events' terms are written behind the appends by :mod:`trustee.ledger.indexer` (why, and the
 measurements, are there); :class:`IndexState` tells the queries how far it has come. Assets'
