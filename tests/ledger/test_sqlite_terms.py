@@ -86,15 +86,7 @@ def _store(db: Database, entries: list[dict[str, Any]]) -> list[bytes]:
         insert_rows(
             conn,
             ledger_events,
-            (
-                "uuid",
-                "asset_uuid",
-                "log_index",
-                "entry",
-                "timestamp_accepted",
-                "operation",
-                "behaviour",
-            ),
+            [column.name for column in ledger_events.columns],
             [
                 (str(uuid.uuid4()), ASSET, n, body, 0.0, entry["operation"], entry["behaviour"])
                 for n, (entry, body) in enumerate(zip(entries, stored, strict=True))

@@ -1,13 +1,13 @@
 """Events' terms made by SQLite itself, for the indexer behind the appends.
 
 Why: made in Python (decoding each entry, then building its terms), the terms cost about
-14 µs of interpreter time per event, and the appends of the same process waited for the
-interpreter meanwhile; measured in the bench, durable appends ran at 0.77–0.83× of appends
-without the index whether or not the terms were then written. Made by SQLite's JSON functions,
-the work runs while the interpreter serves the appends: the ``sqlite3`` module lets go of it
-while a statement runs. The terms are staged, sorted by the index's key, in a temporary table
-of the indexer's connection without holding the write lock; the write transaction then copies
-them in one statement and holds the lock for milliseconds only.
+14 µs of interpreter time per event, which the appends of the same process wait for. Made by
+SQLite's JSON functions, the work runs while the interpreter serves the appends: the
+``sqlite3`` module lets go of it while a statement runs. (On a 2-core host whose CPU is
+already the limit this alone did not make appends faster, see :mod:`trustee.ledger.indexer`;
+it leaves the interpreter to the requests.) The terms are staged, sorted by the index's key,
+in a temporary table of the indexer's connection without holding the write lock; the write
+transaction then copies them in one statement and holds the lock for milliseconds only.
 
 The SQL makes the body of the term :func:`trustee.ledger.terms.term` makes, from the stored
 (canonical) entry: the key's length in UTF-8 bytes, the key, and the value's string form,
