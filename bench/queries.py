@@ -74,15 +74,7 @@ def _fill(core: Core, events: int, chunk: int = 20_000) -> None:
         ]
         columns = ("uuid", "attributes", "require_signature", "created_time", "principal")
         insert_rows(conn, ledger_assets, columns, rows)
-    columns = (
-        "uuid",
-        "asset_uuid",
-        "log_index",
-        "entry",
-        "timestamp_accepted",
-        "operation",
-        "behaviour",
-    )
+    columns = tuple(column.name for column in ledger_events.columns)  # the order rows give
     for start in range(0, events, chunk):
         rows = []
         for n in range(start, min(start + chunk, events)):

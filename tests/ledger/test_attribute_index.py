@@ -545,13 +545,13 @@ def test_fresh_events_are_indexed_from_themselves_and_the_others_from_their_entr
             )
             (foreign.extend(e.log_index for e in posted) if poster is other else own.extend(posted))
         decoded: list[int] = []
-        real_parts = indexer_module._parts_of_entry
+        real_entry_terms = indexer_module.entry_terms
 
-        def spy(log_index: int, record: Any) -> Any:
-            decoded.append(log_index)
-            return real_parts(log_index, record)
+        def spy(record: Any) -> Any:
+            decoded.append(record["log_index"])
+            return real_entry_terms(record)
 
-        monkeypatch.setattr(indexer_module, "_parts_of_entry", spy)
+        monkeypatch.setattr(indexer_module, "entry_terms", spy)
         fresh = {event.log_index: event for event in own}
         assert index_events(dev.core.db, fresh=fresh) == 30
         with dev.core.db.connect() as conn:

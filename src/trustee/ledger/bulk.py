@@ -28,28 +28,38 @@ _MAX_PARAMETERS = 30_000 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 def insert_rows(
-    conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    conn: Connection,
+    table: sa.Table | str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    skip_existing: bool = False,
 ) -> None:
     """Insert ``rows`` (values in ``columns`` order) with as few statements as the engine allows.
 
     Values go to the driver as they are (bytes, str, int, float), so only plain column types
-    belong here. Table and column names come from the schema, never from input.
+    belong here. Table and column names come from the schema (or, given as text, from the
+    code: a temporary table), never from input. ``skip_existing``: a row whose key is already
+    there is skipped instead of failing the statement.
     """
     if not rows:
         return
     preparer = conn.dialect.identifier_preparer
     width = len(columns)
     one_row = "(" + ", ".join(["?"] * width) + ")"
+    sqlite = conn.dialect.name == "sqlite"
+    name = table if isinstance(table, str) else preparer.format_table(table)
     head = (
-        f"INSERT INTO {preparer.format_table(table)} "  # noqa: S608 - names from the schema
-        f"({', '.join(preparer.quote(name) for name in columns)}) VALUES "
+        f"INSERT {'OR IGNORE ' if skip_existing and sqlite else ''}INTO {name} "  # noqa: S608
+        f"({', '.join(preparer.quote(column) for column in columns)}) VALUES "
     )
+    tail = " ON CONFLICT DO NOTHING" if skip_existing and not sqlite else ""
     per_statement = max(1, _MAX_PARAMETERS // width)
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
         if any(len(row) != width for row in chunk):
             raise ValueError("every row needs one value per column")
-        sql = head + ", ".join([one_row] * len(chunk))
+        sql = head + ", ".join([one_row] * len(chunk)) + tail
         driver_rows(conn, sql, [value for row in chunk for value in row])
 
 

@@ -49,17 +49,23 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from trustee.errors import StorageUnavailable
-from trustee.ledger.bulk import driver_rows
+from trustee.ledger.bulk import driver_rows, insert_rows
 from trustee.ledger.models import Event
-from trustee.ledger.sqlite_terms import STAGED, clear_staged, stage_event_terms
-from trustee.ledger.terms import MAX_TERM_BYTES, asset_terms, epoch_of, event_terms
+from trustee.ledger.sqlite_terms import clear_staged, copy_staged, stage_event_terms
+from trustee.ledger.terms import (
+    MAX_TERM_BYTES,
+    asset_terms,
+    entry_terms,
+    epoch_of,
+    event_terms,
+)
 from trustee.storage import Database
 from trustee.storage.schema_ledger import ledger_asset_terms as asset_terms_t
 from trustee.storage.schema_ledger import ledger_assets as assets_t
@@ -70,6 +76,7 @@ from trustee.storage.schema_ledger import ledger_index_state as state_t
 __all__ = ["Indexer", "build_index", "index_assets", "index_events"]
 
 logger = logging.getLogger(__name__)
+_Made = TypeVar("_Made")
 
 DEFAULT_BATCH = 20_000
 """Log indexes per batch: large enough that sorted terms share pages, short enough that a
@@ -115,14 +122,14 @@ def index_events(
             conn.commit()
             stage_event_terms(conn, below, upto, MAX_TERM_BYTES)
             try:
-                return _advance(db, below, upto, _copy_staged, on=conn)
+                return _advance(db, below, upto, copy_staged, on=conn)
             finally:
                 clear_staged(conn)
         known = [fresh[index] for index in range(below, upto) if index in fresh] if fresh else []
         runs = _missing_runs(below, upto, [event.log_index for event in known])
-        made = _terms_of([_parts_of_event(event) for event in known], between)
+        made = _terms_of([(event.log_index, event) for event in known], _appended_terms, between)
         stored = [
-            _parts_of_entry(int(log_index), orjson.loads(entry))
+            (int(log_index), orjson.loads(entry))
             for first, after in runs
             for log_index, entry in conn.execute(
                 sa.select(events_t.c.log_index, events_t.c.entry).where(
@@ -130,13 +137,15 @@ def index_events(
                 )
             )
         ]
-    made += _terms_of(stored, between)
+    made += _terms_of(stored, entry_terms, between)
     keyed = sorted((epoch_of(log_index), term, log_index) for term, log_index in made)
     return _advance(
         db,
         below,
         upto,
-        lambda conn: _insert_new(conn, event_terms_t, ("epoch", "term", "log_index"), keyed),
+        lambda conn: insert_rows(
+            conn, event_terms_t, ("epoch", "term", "log_index"), keyed, skip_existing=True
+        ),
     )
 
 
@@ -152,46 +161,27 @@ def _missing_runs(below: int, upto: int, known: list[int]) -> list[tuple[int, in
     return runs
 
 
-_Parts = tuple[int, Mapping[str, Any], Mapping[str, Any], str, str]
-"""What an event's terms are made of: log index, event and asset attributes, operation,
-behaviour."""
-
-
-def _parts_of_event(event: Event) -> _Parts:
-    return (
-        event.log_index,
-        event.event_attributes,
-        event.asset_attributes or {},
-        event.operation,
-        event.behaviour,
-    )
-
-
-def _parts_of_entry(log_index: int, record: Mapping[str, Any]) -> _Parts:
-    return (
-        log_index,
-        record.get("event_attributes") or {},
-        record.get("asset_attributes") or {},
-        record["operation"],
-        record["behaviour"],
+def _appended_terms(event: Event) -> list[str]:
+    return event_terms(
+        event.event_attributes, event.asset_attributes, event.operation, event.behaviour
     )
 
 
 def _terms_of(
-    events: Sequence[_Parts], between: Callable[[], None] | None
+    events: Sequence[tuple[int, _Made]],
+    terms_of: Callable[[_Made], list[str]],
+    between: Callable[[], None] | None,
 ) -> list[tuple[str, int]]:
-    """``(term, log_index)`` of each ``(log_index, event attributes, asset attributes,
-    operation, behaviour)``, made in slices with ``between()`` called between them."""
+    """``(term, log_index)`` of each ``(log_index, event)``, its terms by ``terms_of``, made in
+    slices with ``between()`` called between them."""
     rows: list[tuple[str, int]] = []
     for start in range(0, len(events), _SLICE):
         if between is not None and start:
             between()
         rows += [
             (each, log_index)
-            for log_index, attributes, asset_attributes, operation, behaviour in events[
-                start : start + _SLICE
-            ]
-            for each in event_terms(attributes, asset_attributes, operation, behaviour)
+            for log_index, event in events[start : start + _SLICE]
+            for each in terms_of(event)
         ]
     return rows
 
@@ -212,13 +202,6 @@ def _advance(
         write(conn)
         conn.execute(sa.update(state_t).where(state_t.c.id == 1).values(events_below=upto))
     return upto
-
-
-def _copy_staged(conn: Connection) -> None:
-    conn.exec_driver_sql(
-        f"INSERT OR IGNORE INTO {event_terms_t.name} (epoch, term, log_index) "  # noqa: S608
-        f"SELECT epoch, term, log_index FROM {STAGED}"
-    )
 
 
 def index_assets(db: Database, *, batch: int = 5000) -> bool:
@@ -247,7 +230,8 @@ def index_assets(db: Database, *, batch: int = 5000) -> bool:
             for uuid, attributes in found
             for each in asset_terms(orjson.loads(attributes))
         ]
-        _insert_new(conn, asset_terms_t, ("term", "asset_uuid"), term_rows)
+        # Rows already there: an asset that indexed itself since the migration.
+        insert_rows(conn, asset_terms_t, ("term", "asset_uuid"), term_rows, skip_existing=True)
         values: dict[str, Any] = {"assets_done": len(found) < batch}
         if found:
             values["assets_after"] = found[-1][0]
@@ -410,27 +394,3 @@ def _events_below(conn: Connection, *, lock: bool = False) -> int:
         select = select.with_for_update()
     below = conn.execute(select).scalar()
     return 0 if below is None else int(below)
-
-
-def _insert_new(
-    conn: Connection,
-    table: sa.Table,
-    columns: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-) -> None:
-    """Insert rows, skipping any already there (written by an indexer that lost a race, or an
-    asset that indexed itself since the migration)."""
-    rows = list(rows)
-    if not rows:
-        return
-    verb = "INSERT OR IGNORE" if conn.dialect.name == "sqlite" else "INSERT"
-    tail = "" if conn.dialect.name == "sqlite" else " ON CONFLICT DO NOTHING"
-    one_row = "(" + ", ".join(["?"] * len(columns)) + ")"
-    for start in range(0, len(rows), 5000):
-        chunk = rows[start : start + 5000]
-        sql = (
-            f"{verb} INTO {table.name} ({', '.join(columns)}) VALUES "
-            + ", ".join([one_row] * len(chunk))
-            + tail
-        )
-        driver_rows(conn, sql, [value for row in chunk for value in row])

@@ -121,7 +121,7 @@ class EventQueries:
                 if asset is not None and not asset_exists(conn, asset):
                     raise NotFound(f"no asset {asset!r}")
                 below = self._index.events_below(conn) if self._index is not None else 0
-                epochs = range(epoch_of(below - 1) + 1) if below > 0 else range(0)
+                epochs = range(epoch_of(below - 1) + 1)  # none while the index is empty
                 select, first = _terms_select(
                     lambda _: sa.func.count(), found[0], query, epochs, conn.dialect.name
                 )
@@ -276,16 +276,15 @@ class EventQueries:
         return check_evidence(record.get("event_attributes"), self._device_keys.of(key))
 
 
-def _one_of(column: Any, epochs: range, dialect: str) -> Any:
+def _one_of(column: Any, epochs: range, dialect: str) -> tuple[Any, dict[str, Any]]:
     """``column`` is one of ``epochs``, as one bound value (a JSON array on SQLite, an array
-    on PostgreSQL): an IN list of a bound value per epoch cost SQLAlchemy about a millisecond
-    per query at 10⁶ events. Both engines then seek each epoch in order, so rows come out in
-    the index's order."""
+    on PostgreSQL), and the values to bind: an IN list of a bound value per epoch cost
+    SQLAlchemy about a millisecond per query at 10⁶ events. Both engines then seek each epoch
+    in order, so rows come out in the index's order."""
     if dialect == "sqlite":
-        return column.in_(_SQLITE_EPOCHS)  # its value bound by _terms_select
-    return column == sa.any_(
-        sa.bindparam("epochs", list(epochs), type_=postgresql.ARRAY(sa.BigInteger))
-    )
+        return column.in_(_SQLITE_EPOCHS), {"epochs": f"[{','.join(map(str, epochs))}]"}
+    listed = sa.bindparam("epochs", list(epochs), type_=postgresql.ARRAY(sa.BigInteger))
+    return column == sa.any_(listed), {}
 
 
 _SQLITE_EPOCHS = sa.select(
@@ -305,11 +304,9 @@ def _terms_select(
     first = event_terms_t.alias("t0")
     picked = columns(first)
     select = sa.select(*(picked if isinstance(picked, tuple) else (picked,)))
-    select = select.select_from(first).where(
-        _one_of(first.c.epoch, epochs, dialect), first.c.term == looked_up[0]
-    )
-    if dialect == "sqlite":
-        select = select.params(epochs=f"[{','.join(map(str, epochs))}]")
+    in_epochs, bound = _one_of(first.c.epoch, epochs, dialect)
+    select = select.select_from(first).where(in_epochs, first.c.term == looked_up[0])
+    select = select.params(**bound)
     for number, each in enumerate(looked_up[1:], start=1):
         other = event_terms_t.alias(f"t{number}")
         select = select.join(

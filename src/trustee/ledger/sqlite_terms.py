@@ -31,7 +31,7 @@ from __future__ import annotations
 import orjson
 from sqlalchemy.engine import Connection
 
-from trustee.ledger.bulk import driver_rows
+from trustee.ledger.bulk import insert_rows
 from trustee.ledger.terms import (
     ASSET_UPDATE,
     BEHAVIOUR,
@@ -42,8 +42,9 @@ from trustee.ledger.terms import (
     epoch_of,
     long_term,
 )
+from trustee.storage.schema_ledger import ledger_event_terms
 
-__all__ = ["STAGED", "clear_staged", "stage_event_terms"]
+__all__ = ["STAGED", "clear_staged", "copy_staged", "stage_event_terms"]
 
 STAGED = "temp.ledger_index_staged"
 """The staged terms, keyed as the index is (epoch, term, log index): a temporary table,
@@ -98,7 +99,7 @@ _PYTHON_EVENTS = f"""
     WHERE e.log_index IN (SELECT log_index FROM {_BODIES} WHERE body IS NULL)
        OR {_EVENTS} AND {_ESCAPED_NUL}
 """  # noqa: S608 - constants of this module
-_ROWS_PER_INSERT = 5000
+_KEY = ("epoch", "term", "log_index")
 
 
 def stage_event_terms(conn: Connection, below: int, upto: int, most: int) -> None:
@@ -129,17 +130,18 @@ def stage_event_terms(conn: Connection, below: int, upto: int, most: int) -> Non
     ]
     conn.exec_driver_sql(f"DELETE FROM {_BODIES}")  # noqa: S608 - a constant
     keyed = sorted((epoch_of(log_index), term, log_index) for term, log_index in rows)
-    for start in range(0, len(keyed), _ROWS_PER_INSERT):
-        chunk = keyed[start : start + _ROWS_PER_INSERT]
-        # One statement per chunk: executemany would step once per row, and give the
-        # interpreter away (and wait for it) each time.
-        driver_rows(
-            conn,
-            f"INSERT OR IGNORE INTO {STAGED} (epoch, term, log_index) VALUES "  # noqa: S608
-            + ", ".join(["(?, ?, ?)"] * len(chunk)),
-            [value for row in chunk for value in row],
-        )
+    insert_rows(conn, STAGED, _KEY, keyed, skip_existing=True)
     conn.commit()
+
+
+def copy_staged(conn: Connection) -> None:
+    """Add the staged terms to the index, in ``conn``'s write transaction; terms already
+    there (an indexer that lost a race) are skipped."""
+    columns = ", ".join(_KEY)
+    conn.exec_driver_sql(
+        f"INSERT OR IGNORE INTO {ledger_event_terms.name} ({columns}) "  # noqa: S608
+        f"SELECT {columns} FROM {STAGED}"
+    )
 
 
 def clear_staged(conn: Connection) -> None:

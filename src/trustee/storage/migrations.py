@@ -17,6 +17,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -144,12 +145,14 @@ def _v10_attribute_index(conn: Connection) -> None:
         schema_ledger.ledger_asset_terms,
         schema_ledger.ledger_index_state,
     )
+    conn.execute(sa.insert(schema_ledger.ledger_index_state).values(id=1, **_nothing_indexed(conn)))
+
+
+def _nothing_indexed(conn: Connection) -> dict[str, Any]:
+    """The index's marker before any indexing: no event below it, every asset still to do
+    (none if there is no asset)."""
     any_asset = conn.execute(sa.select(schema_ledger.ledger_assets.c.uuid).limit(1)).first()
-    conn.execute(
-        sa.insert(schema_ledger.ledger_index_state).values(
-            id=1, events_below=0, assets_after=None, assets_done=any_asset is None
-        )
-    )
+    return {"events_below": 0, "assets_after": None, "assets_done": any_asset is None}
 
 
 def _v11_scitt_issuers(conn: Connection) -> None:
@@ -163,12 +166,7 @@ def _v12_terms_by_epoch(conn: Connection) -> None:
     schema_ledger.ledger_event_terms.drop(conn)
     schema_ledger.ledger_event_terms.create(conn)
     conn.execute(sa.delete(schema_ledger.ledger_asset_terms))
-    any_asset = conn.execute(sa.select(schema_ledger.ledger_assets.c.uuid).limit(1)).first()
-    conn.execute(
-        sa.update(schema_ledger.ledger_index_state).values(
-            events_below=0, assets_after=None, assets_done=any_asset is None
-        )
-    )
+    conn.execute(sa.update(schema_ledger.ledger_index_state).values(**_nothing_indexed(conn)))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
