@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import cbor2
@@ -16,6 +19,34 @@ from pycose.messages import Sign1Message
 from trustee.crypto.secp256k1 import generate_private_key, public_key_from_private
 from trustee.scitt import CoseKey, sign_statement
 from trustee.scitt.keys import EDDSA, ES256, ES256K, ES384
+from trustee.server.app import create_app
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+COSE = {"Content-Type": "application/cose"}
+
+
+@contextmanager
+def root_client(ready: Any) -> Iterator[TestClient]:
+    """A client of the app of ``ready`` (an ``open_dev_core`` result), with its root token,
+    that leaves redirects to the test (a registration answers 303)."""
+    with TestClient(create_app(ready.core), follow_redirects=False) as client:
+        client.headers["X-Vault-Token"] = ready.root
+        yield client
+
+
+def register(client: TestClient, data: bytes) -> str:
+    """Register a signed statement through ``POST /entries``; the receipt's location."""
+    response = client.post("/entries", content=data, headers=COSE)
+    assert response.status_code == 303, response.content
+    assert response.headers["retry-after"]
+    location = response.headers["location"]
+    assert location.startswith("/entries/")
+    tree_size, index = location.rsplit("/", 1)[1].split(".")
+    assert tree_size.isdigit() and index.isdigit() and int(index) < int(tree_size)
+    return location
 
 
 @CoseAlgorithm.register_attribute()

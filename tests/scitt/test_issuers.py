@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
+from scittlib import COSE, root_client
 
 from engines import open_dev_core
 from ledgerlib import Device, evidence
@@ -35,14 +36,12 @@ from trustee.scitt import (
 )
 from trustee.scitt.keys import EDDSA, ES256, ES256K, ES384
 from trustee.scitt.registry import RegistrationPolicy
-from trustee.server.app import create_app
 from trustee.storage.schema_scitt import scitt_statements
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-COSE = {"Content-Type": "application/cose"}
 ISSUERS = "/v1/scitt/issuers"
 READ_ONLY = 'path "scitt/issuers/*" { capabilities = ["read", "list"] }'
 
@@ -117,8 +116,7 @@ def ready(module_storage_url: str):
 
 @pytest.fixture(scope="module")
 def client(ready) -> Iterator[TestClient]:
-    with TestClient(create_app(ready.core), follow_redirects=False) as test_client:
-        test_client.headers["X-Vault-Token"] = ready.root
+    with root_client(ready) as test_client:
         yield test_client
 
 

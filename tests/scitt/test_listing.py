@@ -8,20 +8,19 @@ import re
 import warnings
 
 import pytest
-from scittlib import statement
+from scittlib import register as registered_at
+from scittlib import root_client, statement
 
 from engines import open_dev_core
 from ledgerlib import Device, evidence
 from trustee.scitt import decode_sign1
 from trustee.scitt.keys import CoseKey
 from trustee.scitt.statement import CNF_COSE_KEY, CWT_CNF
-from trustee.server.app import create_app
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-COSE = {"Content-Type": "application/cose"}
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 FIELDS = {
     "entry_id",
@@ -39,17 +38,15 @@ FIELDS = {
 def client(storage_url: str):
     ready = open_dev_core(storage_url)
     try:
-        with TestClient(create_app(ready.core), follow_redirects=False) as test_client:
-            test_client.headers["X-Vault-Token"] = ready.root
+        with root_client(ready) as test_client:
             yield test_client
     finally:
         ready.core.close()
 
 
 def register(client: TestClient, data: bytes) -> str:
-    response = client.post("/entries", content=data, headers=COSE)
-    assert response.status_code == 303, response.content
-    return response.headers["location"].rsplit("/", 1)[1]
+    """Register a statement; its entry id."""
+    return registered_at(client, data).rsplit("/", 1)[1]
 
 
 def listing(client: TestClient, **params: object) -> dict:

@@ -8,7 +8,7 @@ import warnings
 
 import cbor2
 import pytest
-from scittlib import pycose_key, pycose_message, statement
+from scittlib import COSE, pycose_key, pycose_message, register, root_client, statement
 
 import rfc9162
 from engines import open_dev_core
@@ -23,7 +23,7 @@ from trustee.scitt import (
     verify_transparent_statement,
 )
 from trustee.scitt.registry import RegistrationPolicy
-from trustee.server.app import create_app, front
+from trustee.server.app import front
 from trustee.server.asgi.faces import FaceDispatch
 from trustee.server.asgi.ratelimit import RateLimits, Rule
 from trustee.server.faces import scitt, vault
@@ -32,7 +32,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-COSE = {"Content-Type": "application/cose"}
 PROBLEM = "application/concise-problem-details+cbor"
 
 
@@ -45,20 +44,8 @@ def ready(module_storage_url: str):
 
 @pytest.fixture(scope="module")
 def client(ready):
-    with TestClient(create_app(ready.core), follow_redirects=False) as test_client:
-        test_client.headers["X-Vault-Token"] = ready.root
+    with root_client(ready) as test_client:
         yield test_client
-
-
-def register(client: TestClient, data: bytes) -> str:
-    response = client.post("/entries", content=data, headers=COSE)
-    assert response.status_code == 303, response.content
-    assert response.headers["retry-after"]
-    location = response.headers["location"]
-    assert location.startswith("/entries/")
-    tree_size, index = location.rsplit("/", 1)[1].split(".")
-    assert tree_size.isdigit() and index.isdigit() and int(index) < int(tree_size)
-    return location
 
 
 def keys(client: TestClient):

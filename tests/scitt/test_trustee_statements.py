@@ -13,7 +13,7 @@ import warnings
 import cbor2
 import pytest
 from pycose.keys import EC2Key
-from scittlib import pycose_key, pycose_message
+from scittlib import COSE, pycose_key, pycose_message, root_client
 
 from engines import open_dev_core
 from trustee.custody.trustees import MAX_DATA_BYTES
@@ -26,14 +26,12 @@ from trustee.scitt import (
     verify_statement,
     verify_transparent_statement,
 )
-from trustee.server.app import create_app
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 SIGN = "/v1/trustee/trustees/{}/sign"
-COSE = {"Content-Type": "application/cose"}
 OTHERS_ONLY = 'path "trustee/trustees/bob/sign" { capabilities = ["update"] }'
 READ_ONLY = 'path "trustee/trustees/alice/sign" { capabilities = ["read"] }'
 
@@ -47,11 +45,9 @@ def ready(module_storage_url: str):
 
 @pytest.fixture(scope="module")
 def client(ready):
-    with TestClient(create_app(ready.core), follow_redirects=False) as test_client:
-        root = {"X-Vault-Token": ready.root}
+    with root_client(ready) as test_client:
         for name in ("alice", "bob"):
-            assert test_client.post(f"/v1/trustee/trustees/{name}", headers=root).is_success
-        test_client.headers.update(root)
+            assert test_client.post(f"/v1/trustee/trustees/{name}").is_success
         yield test_client
 
 
