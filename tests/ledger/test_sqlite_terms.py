@@ -23,8 +23,9 @@ from trustee.ledger.bulk import insert_rows
 from trustee.ledger.canonical import CanonicalJSONError, canonical_json
 from trustee.ledger.indexer import index_events
 from trustee.ledger.records import EventRequest, compose_entry, prepare_event
+from trustee.ledger.segments import level0_segment
 from trustee.ledger.sqlite_terms import STAGED, clear_staged, stage_event_terms
-from trustee.ledger.terms import MAX_TERM_BYTES, entry_terms, epoch_of, event_terms, term
+from trustee.ledger.terms import MAX_TERM_BYTES, entry_terms, event_terms, term
 from trustee.storage import Database, open_database
 from trustee.storage.schema_ledger import (
     ledger_assets,
@@ -162,11 +163,11 @@ def test_the_indexer_writes_the_staged_terms_and_moves_the_marker(db: Database) 
             )
         }
         leftover = conn.exec_driver_sql(f"SELECT count(*) FROM {STAGED}").scalar()  # noqa: S608
-        epochs = set(
-            conn.execute(sa.select(ledger_event_terms.c.epoch, ledger_event_terms.c.log_index))
+        segments = set(
+            conn.execute(sa.select(ledger_event_terms.c.segment, ledger_event_terms.c.log_index))
         )
     assert rows == _python_terms(stored)
-    assert epochs == {(epoch_of(index), index) for _, index in rows}
+    assert segments == {(level0_segment(index), index) for _, index in rows}
     assert leftover == 0
     assert (term("e", "site", "s1"), 4) in rows
     assert term("e", "nul", "a\x00").startswith("#")  # PostgreSQL's text holds no NUL

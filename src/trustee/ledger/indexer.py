@@ -48,7 +48,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -57,13 +57,14 @@ from sqlalchemy.engine import Connection
 
 from trustee.errors import StorageUnavailable
 from trustee.ledger.bulk import driver_rows, insert_rows
+from trustee.ledger.compaction import compact
 from trustee.ledger.models import Event
+from trustee.ledger.segments import level0_segment
 from trustee.ledger.sqlite_terms import clear_staged, copy_staged, stage_event_terms
 from trustee.ledger.terms import (
     MAX_TERM_BYTES,
     asset_terms,
     entry_terms,
-    epoch_of,
     event_terms,
 )
 from trustee.storage import Database
@@ -138,13 +139,13 @@ def index_events(
             )
         ]
     made += _terms_of(stored, entry_terms, between)
-    keyed = sorted((epoch_of(log_index), term, log_index) for term, log_index in made)
+    keyed = sorted((level0_segment(log_index), term, log_index) for term, log_index in made)
     return _advance(
         db,
         below,
         upto,
         lambda conn: insert_rows(
-            conn, event_terms_t, ("epoch", "term", "log_index"), keyed, skip_existing=True
+            conn, event_terms_t, ("segment", "term", "log_index"), keyed, skip_existing=True
         ),
     )
 
@@ -247,8 +248,9 @@ def build_index(
     stop: threading.Event | None = None,
     until: int | None = None,
 ) -> bool:
-    """Index the assets not indexed yet, then every event stored now (or below ``until``);
-    True once done, False if ``stop`` was set first (the next run resumes from the marker).
+    """Index the assets not indexed yet, then every event stored now (or below ``until``),
+    and merge the index's segments that are due (:mod:`trustee.ledger.compaction`); True once
+    done, False if ``stop`` was set first (the next run resumes from the marker).
 
     ``progress(indexed below, log end)`` is called after each batch of events.
     """
@@ -261,15 +263,16 @@ def build_index(
     if until is not None:
         end = min(end, until)
     below = -1
-    while stop is None or not stop.is_set():
+    while below < end:
+        if stop is not None and stop.is_set():
+            return False
         before, below = below, index_events(db, batch=batch, until=end)
         if progress is not None:
             progress(below, end)
-        if below >= end:
-            return True
-        if below == before:  # nothing indexed: the events below ``end`` are gone? never
+        if below == before and below < end:  # the events below ``end`` are gone? never
             raise RuntimeError("the attribute index made no progress")
-    return False
+    # Stopped midway, a merge is given up once its claim is stale, and done again.
+    return all(stop is None or not stop.is_set() for _ in compact(db))
 
 
 class Indexer:
@@ -310,6 +313,7 @@ class Indexer:
         self._fresh: dict[int, Event] = {}
         self._fresh_lock = threading.Lock()
         self._most_fresh = 2 * max(batch, max_tail)
+        self._compaction: Iterator[None] | None = None
         self.batches = 0
 
     def remember(self, events: Iterable[Event]) -> None:
@@ -374,8 +378,9 @@ class Indexer:
             before = _events_below(conn)
             last = conn.execute(sa.select(sa.func.max(events_t.c.log_index))).scalar()
         tail = (0 if last is None else int(last) + 1) - before
-        if tail <= 0 or (self._busy() and tail < self._max_tail):
-            return self._interval
+        busy = self._busy()
+        if tail <= 0 or (busy and tail < self._max_tail):
+            return self._compact(busy)
         began = time.perf_counter()
         after = index_events(
             self._db, batch=self._batch, between=self._yield, fresh=self._fresh_from(before)
@@ -386,6 +391,22 @@ class Indexer:
         took = time.perf_counter() - began
         # A full batch means it is catching up: yield the writer as long as it held it.
         return took if after - before >= self._batch else self._interval
+
+    def _compact(self, busy: bool) -> float:
+        """One transaction of merging the index's segments, if any is due; how long to
+        wait before the next step (while appends are busy, as long as it took)."""
+        if self._compaction is None:
+            self._compaction = compact(self._db)
+        began = time.perf_counter()
+        try:
+            next(self._compaction)
+        except StopIteration:
+            self._compaction = None
+            return self._interval
+        except BaseException:
+            self._compaction = None  # a new one starts from what the database says
+            raise
+        return time.perf_counter() - began if busy else 0.0
 
 
 def _events_below(conn: Connection, *, lock: bool = False) -> int:

@@ -32,6 +32,7 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from trustee.ledger.bulk import insert_rows
+from trustee.ledger.segments import LEVEL_BITS, level0_segment
 from trustee.ledger.terms import (
     ASSET_UPDATE,
     BEHAVIOUR,
@@ -39,7 +40,6 @@ from trustee.ledger.terms import (
     EVENT,
     OPERATION,
     entry_terms,
-    epoch_of,
     long_term,
 )
 from trustee.storage.schema_ledger import ledger_event_terms
@@ -47,7 +47,7 @@ from trustee.storage.schema_ledger import ledger_event_terms
 __all__ = ["STAGED", "clear_staged", "copy_staged", "stage_event_terms"]
 
 STAGED = "temp.ledger_index_staged"
-"""The staged terms, keyed as the index is (epoch, term, log index): a temporary table,
+"""The staged terms, keyed as the index is (segment, term, log index): a temporary table,
 private to the connection."""
 _BODIES = "temp.ledger_index_bodies"
 """What SQLite made of each member: its body, or NULL for a value it does not render."""
@@ -89,8 +89,8 @@ _MAKE_BODIES = f"""
 """  # noqa: S608 - constants of this module
 _LONG = "length(CAST(body AS BLOB)) > :most"
 _STAGE_SHORT = f"""
-    INSERT OR IGNORE INTO {STAGED} (epoch, term, log_index)
-    SELECT log_index >> {EPOCH_BITS}, body, log_index
+    INSERT OR IGNORE INTO {STAGED} (segment, term, log_index)
+    SELECT (log_index >> {EPOCH_BITS}) << {LEVEL_BITS}, body, log_index
     FROM {_BODIES} WHERE body IS NOT NULL AND NOT {_LONG}
 """  # noqa: S608 - constants of this module
 _LONG_BODIES = f"SELECT body, log_index FROM {_BODIES} WHERE {_LONG}"  # noqa: S608
@@ -99,7 +99,7 @@ _PYTHON_EVENTS = f"""
     WHERE e.log_index IN (SELECT log_index FROM {_BODIES} WHERE body IS NULL)
        OR {_EVENTS} AND {_ESCAPED_NUL}
 """  # noqa: S608 - constants of this module
-_KEY = ("epoch", "term", "log_index")
+_KEY = ("segment", "term", "log_index")
 
 
 def stage_event_terms(conn: Connection, below: int, upto: int, most: int) -> None:
@@ -110,8 +110,8 @@ def stage_event_terms(conn: Connection, below: int, upto: int, most: int) -> Non
         (_BODIES, "(body TEXT, log_index INTEGER NOT NULL)"),
         (
             STAGED,
-            "(epoch INTEGER NOT NULL, term TEXT NOT NULL, log_index INTEGER NOT NULL, "
-            "PRIMARY KEY (epoch, term, log_index)) WITHOUT ROWID",
+            "(segment INTEGER NOT NULL, term TEXT NOT NULL, log_index INTEGER NOT NULL, "
+            "PRIMARY KEY (segment, term, log_index)) WITHOUT ROWID",
         ),
     ):
         conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {table} {columns}")
@@ -129,7 +129,7 @@ def stage_event_terms(conn: Connection, below: int, upto: int, most: int) -> Non
         for each in entry_terms(orjson.loads(entry))
     ]
     conn.exec_driver_sql(f"DELETE FROM {_BODIES}")  # noqa: S608 - a constant
-    keyed = sorted((epoch_of(log_index), term, log_index) for term, log_index in rows)
+    keyed = sorted((level0_segment(log_index), term, log_index) for term, log_index in rows)
     insert_rows(conn, STAGED, _KEY, keyed, skip_existing=True)
     conn.commit()
 

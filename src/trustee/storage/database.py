@@ -112,9 +112,16 @@ class Database:
                     _sqlite_pragma(conn, "synchronous = FULL")
 
     @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        """A connection for reads; it begins a (deferred) transaction on first use."""
+    def connect(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """A connection for reads; it begins a (deferred) transaction on first use.
+
+        ``snapshot``: its reads all see the database as of the first, so that what one read
+        says about another holds (SQLite's read transaction is so already; on PostgreSQL
+        ``REPEATABLE READ`` instead of each statement's own view).
+        """
         with outages_as_unavailable(), self._turn(), self.engine.connect() as conn:
+            if snapshot and self.dialect_name == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
             yield conn
 
     def ping(self) -> None:

@@ -169,6 +169,16 @@ def _v12_terms_by_epoch(conn: Connection) -> None:
     conn.execute(sa.update(schema_ledger.ledger_index_state).values(**_nothing_indexed(conn)))
 
 
+def _v13_term_segments(conn: Connection) -> None:
+    """The events' index is filed by segment (:mod:`trustee.ledger.segments`): epochs, merged
+    in tiers into larger segments. The old index is dropped and built again behind the
+    appends, as after step 10; queries scan what is not indexed yet."""
+    conn.execute(sa.text("DROP TABLE ledger_event_terms"))
+    _create(conn, schema_ledger.ledger_event_terms, schema_ledger.ledger_term_segments)
+    conn.execute(sa.delete(schema_ledger.ledger_asset_terms))
+    conn.execute(sa.update(schema_ledger.ledger_index_state).values(**_nothing_indexed(conn)))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
     _v2_ledger,
@@ -182,6 +192,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v10_attribute_index,
     _v11_scitt_issuers,
     _v12_terms_by_epoch,
+    _v13_term_segments,
 )
 
 

@@ -106,17 +106,32 @@ TABLES: tuple[sa.Table, ...] = (
 ledger_event_terms = sa.Table(
     "ledger_event_terms",
     metadata,
-    sa.Column("epoch", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("segment", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("term", sa.String(80), primary_key=True),
     sa.Column("log_index", sa.BigInteger, primary_key=True, autoincrement=False),
     sqlite_with_rowid=False,
 )
-"""The attribute index of events (migrations 10 and 12, :mod:`trustee.ledger.terms`), written
-behind the appends by :mod:`trustee.ledger.indexer`: one row per event and filterable fact (an
-event or asset attribute's key and the string form of its value, the operation, the
-behaviour); a term longer than the column is its SHA-256. ``epoch`` is the log index's run of
-8,192 (:func:`trustee.ledger.terms.epoch_of`), first in the key so that new rows land among
-recent ones."""
+"""The attribute index of events (migrations 10, 12 and 13, :mod:`trustee.ledger.terms`),
+written behind the appends by :mod:`trustee.ledger.indexer`: one row per event and filterable
+fact (an event or asset attribute's key and the string form of its value, the operation, the
+behaviour); a term longer than the column is its SHA-256. ``segment`` is first in the key: the
+log index's epoch (a run of 8,192) where the indexer files it, so that new rows land among
+recent ones, and later the merged segment holding that epoch
+(:mod:`trustee.ledger.segments`), so that a look-up seeks few of them."""
+
+ledger_term_segments = sa.Table(
+    "ledger_term_segments",
+    metadata,
+    sa.Column("segment", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("state", sa.String(8), nullable=False),
+    sa.Column("claim", sa.String(32), nullable=True),
+    sa.Column("touched", sa.Float, nullable=False),
+    sa.CheckConstraint("state IN ('building', 'live', 'dropping')", name="segment_state"),
+)
+"""The merged segments of ``ledger_event_terms`` (migration 13, :mod:`trustee.ledger.compaction`):
+``live`` ones serve look-ups, ``building`` one is being written under ``claim`` (a token of the
+indexer that writes it, ``touched`` at each of its transactions), ``dropping`` ones (merged
+segments or epochs) have rows left to delete."""
 
 ledger_asset_terms = sa.Table(
     "ledger_asset_terms",
