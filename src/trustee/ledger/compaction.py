@@ -55,24 +55,38 @@ def merged_segments(conn: Connection) -> list[int]:
 
 def compact(db: Database, *, fanout: int = FANOUT, rows: int = ROWS_PER_STEP) -> Iterator[None]:
     """Merge and drop segments until none is due; yields after each transaction (the caller
-    paces the work, or stops it: a merge left half done is taken up again once stale)."""
+    paces the work, or stops it: a merge left half done is taken up again once stale).
+    Nothing due costs one read, no write transaction."""
     while True:
-        _expire_stale(db)
-        if _drop_some(db, rows * fanout):
-            yield
-            continue
-        claimed = _claim(db, fanout)
-        if claimed is None:
-            return
-        segment, replaced, token = claimed
-        yield
         with db.connect() as conn:
-            bounds = _boundaries(conn, replaced, rows)
-        for low, high in zip([None, *bounds], [*bounds, None], strict=True):
-            if not _copy(db, segment, replaced, token, low, high):
-                return  # the claim was given up meanwhile
+            recorded = conn.execute(
+                sa.select(segments_t.c.segment, segments_t.c.state, segments_t.c.touched)
+            ).all()
+            below = int(conn.execute(sa.select(state_t.c.events_below)).scalar() or 0)
+        if any(state == "dropping" for _, state, _ in recorded):
+            _drop_some(db, rows * fanout)
+        elif any(state == "building" for _, state, _ in recorded):
+            if not any(
+                state == "building" and touched < time.time() - STALE_SECONDS
+                for _, state, touched in recorded
+            ):
+                return  # another indexer is merging
+            _expire_stale(db)
+        elif next_merge(sorted(segment for segment, _, _ in recorded), below, fanout) is None:
+            return
+        else:
+            claimed = _claim(db, fanout)
+            if claimed is None:
+                return
+            segment, replaced, token = claimed
             yield
-        _make_live(db, segment, replaced, token)
+            with db.connect() as conn:
+                bounds = _boundaries(conn, replaced, rows)
+            for low, high in zip([None, *bounds], [*bounds, None], strict=True):
+                if not _copy(db, segment, replaced, token, low, high):
+                    return  # the claim was given up meanwhile
+                yield
+            _make_live(db, segment, replaced, token)
         yield
 
 
@@ -80,22 +94,19 @@ def _expire_stale(db: Database) -> None:
     stale = sa.and_(
         segments_t.c.state == "building", segments_t.c.touched < time.time() - STALE_SECONDS
     )
-    with db.connect() as conn:
-        if conn.execute(sa.select(segments_t.c.segment).where(stale).limit(1)).first() is None:
-            return
     with db.begin(durable=False) as conn:
         conn.execute(sa.update(segments_t).where(stale).values(state="dropping", claim=None))
 
 
-def _drop_some(db: Database, rows: int) -> bool:
-    """Delete up to ``rows`` rows of a segment marked for dropping (and its record once it
-    has none left); False when none is marked."""
+def _drop_some(db: Database, rows: int) -> None:
+    """Delete up to ``rows`` rows of a segment marked for dropping, and its record once it
+    has none left."""
     with db.begin(durable=False) as conn:
         segment = conn.execute(
             sa.select(segments_t.c.segment).where(segments_t.c.state == "dropping").limit(1)
         ).scalar()
         if segment is None:
-            return False
+            return  # another indexer dropped it
         ordered = (
             sa.select(terms_t.c.term, terms_t.c.log_index)
             .where(terms_t.c.segment == segment)
@@ -108,18 +119,17 @@ def _drop_some(db: Database, rows: int) -> bool:
             conn.execute(sa.delete(segments_t).where(segments_t.c.segment == segment))
         else:
             conn.execute(delete.where(_key() < sa.tuple_(*beyond)))
-    return True
 
 
 def _claim(db: Database, fanout: int) -> tuple[int, list[int], str] | None:
     """Record the next merge as being built by us: (its segment, those it replaces, our
-    token); None if none is due or another merge is under way."""
+    token); None if, by now, none is due or another indexer is at work."""
     with db.begin(durable=False) as conn:
         if conn.dialect.name == "postgresql":  # one claimer at a time
             conn.execute(sa.select(state_t.c.id).with_for_update())
         recorded = conn.execute(sa.select(segments_t.c.segment, segments_t.c.state)).all()
         if any(state != "live" for _, state in recorded):
-            return None  # building (another indexer) or dropping (first)
+            return None
         below = conn.execute(sa.select(state_t.c.events_below)).scalar() or 0
         planned = next_merge(sorted(segment for segment, _ in recorded), int(below), fanout)
         if planned is None:

@@ -25,10 +25,13 @@ a batch's write transaction locks the marker (``FOR UPDATE`` on PostgreSQL, the 
 SQLite) and writes only if the marker is still where its reading started, so one batch wins
 and the others drop theirs; inserts skip rows already present all the same.
 
+With no batch to write, it merges the index's closed segments
+(:mod:`trustee.ledger.compaction`), one short transaction per step.
+
 While this process is appending, the indexer leaves a tail of up to ``max_tail`` events, and
 between slices of its Python work it sleeps a millisecond, so a commit leader waiting for the
 interpreter gets it at once; while catching up it pauses as long as its last write took, so
-appends get the writer at least half of the time.
+appends get the writer at least half of the time; so does each step of a merge.
 
 Measured (``python -m bench.queries`` and same-run comparisons, SQLite, 64 callers posting
 device-signed events in alternating rounds on a database with the index and one without, on a

@@ -7,11 +7,11 @@ key, and the value's string form, the form :func:`trustee.ledger.paging.matches`
 a query's text (``e4:site`` then ``north`` for ``event_attributes.site=north``). The length
 makes the split between key and value unambiguous without escaping anything, so SQLite can
 make the same term from a stored entry (:mod:`trustee.ledger.sqlite_terms`). A query looks up
-its term in ``ledger_event_terms``, whose key ``(epoch, term, log_index)`` yields matching
-events in log order within each epoch (a run of 8,192 log indexes), ready for a page or a
-count; several filters are joined on the log index (assets: on the uuid). Terms longer
-than 80 UTF-8 bytes, or holding a NUL, are stored as their SHA-256 (``#`` and 64 hex digits):
-equal terms have equal hashes, and only a SHA-256 collision, the assumption the log's own
+its term in ``ledger_event_terms``, whose key ``(segment, term, log_index)`` yields matching
+events in log order within each segment (a run of epochs of 8,192 log indexes), ready for a
+page or a count; several filters are joined on the log index (assets: on the uuid). Terms
+longer than 80 UTF-8 bytes, or holding a NUL, are stored as their SHA-256 (``#`` and 64 hex
+digits): equal terms have equal hashes, and only a SHA-256 collision, the assumption the log's own
 hashes rest on, could add a match. Pages re-check every candidate on its decoded entry all
 the same.
 
@@ -21,14 +21,14 @@ section), on both engines, for any key; expression indexes need their keys known
 and a JSON GIN index exists on PostgreSQL only. Hashing every term to 64 bits made the table
 smaller, but gave no faster look-ups at 3·10⁵ events and would need a re-check for counts.
 
-Why the epoch first: keyed by term alone, the terms of unique values (signatures, readings,
+Why the segment first: keyed by term alone, the terms of unique values (signatures, readings,
 uuids) land all over the B-tree, so every batch of the indexer rewrote pages everywhere in it:
 measured at 10⁵ events, a batch of 5,000 events wrote 7.8 MB to the WAL (1.6 KB per event,
 twice what the appends themselves write), growing with the log. Filed under their epoch, a
 batch's rows land among those of the last few thousand events, whatever the log's size, and
-it writes 0.8 MB. A look-up then seeks once per epoch, in one statement (122 seeks at 10⁶
-events): the first page's p99 there went from 0.8 to 4 ms, the price of writes that stay
-cheap as the log grows.
+it writes 0.8 MB. A look-up then seeks once per segment, in one statement; closed epochs are
+merged in tiers into larger segments (:mod:`trustee.ledger.segments`), so that there are
+about 20 of them at 10⁶ events rather than 122 epochs.
 
 Events' terms are written behind the appends by :mod:`trustee.ledger.indexer` (why, and the
 measurements, are there); :class:`IndexState` tells the queries how far it has come. Assets'
