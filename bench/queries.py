@@ -1,9 +1,10 @@
 """Query figures: filtered listings and counts through the attribute index against the scan.
 
-1. A ledger of N events (10⁴, 10⁵, 10⁶ on SQLite; 10⁵ on PostgreSQL) over N/10 assets is
+1. A ledger of N events (10⁴, 10⁵, 10⁶ on SQLite; 10⁴, 10⁵ on PostgreSQL) over N/10 assets is
    written straight into the tables (multi-row inserts of canonical entries, as appends write
    them; the Merkle log is left out: queries never read it), then indexed by the builder a
-   migrated database uses (:func:`trustee.ledger.indexer.build_index`), whose rate is shown.
+   migrated database uses (:func:`trustee.ledger.indexer.build_index`), whose rate is shown,
+   with the time it then takes to merge the index's closed segments.
    Every asset has a unique ``serial`` and one of 50 ``site`` values; every event carries its
    asset's ``meter`` (10 events each, spread over the whole log), a unique ``seq``, and a
    unique 86-character ``signature`` (stored as a hash in the index).
@@ -44,8 +45,10 @@ from bench.replicas import new_database, postgres_server
 from trustee.core import Core
 from trustee.ledger.bulk import insert_rows
 from trustee.ledger.canonical import canonical_json
+from trustee.ledger.compaction import merged_segments
 from trustee.ledger.indexer import build_index
 from trustee.ledger.records import rfc3339
+from trustee.ledger.segments import live_segments
 from trustee.ledger.service import LedgerService
 from trustee.secret import Secret
 from trustee.storage.schema_ledger import ledger_assets, ledger_events, ledger_index_state
@@ -131,8 +134,15 @@ def query_times(core: Core, events: int, samples: int, scans: int) -> dict[str, 
     _fill(core, events)
     filled = time.perf_counter() - began
     began = time.perf_counter()
-    assert build_index(core.db)
-    built = time.perf_counter() - began
+    indexed_at: list[float] = []
+
+    def progress(below: int, end: int) -> None:
+        if below >= end:
+            indexed_at.append(time.perf_counter())
+
+    assert build_index(core.db, progress=progress)  # indexes, then merges the segments
+    built = indexed_at[0] - began
+    merged = time.perf_counter() - indexed_at[0]
     service = core.ledger
     with core.db.connect() as conn:
         asset_ids = list(conn.execute(sa.select(ledger_assets.c.uuid)).scalars())
@@ -153,7 +163,15 @@ def query_times(core: Core, events: int, samples: int, scans: int) -> dict[str, 
     }
     found = service.list_events(attributes={"meter": meter()})[0]
     assert found and all(event.event_attributes["meter"] for event in found)
-    result: dict[str, Any] = {"events": events, "filled_s": filled, "built_s": built}
+    with core.db.connect() as conn:
+        segments = len(live_segments(merged_segments(conn), events))
+    result: dict[str, Any] = {
+        "events": events,
+        "filled_s": filled,
+        "built_s": built,
+        "merged_s": merged,
+        "segments": segments,
+    }
     for name, query in queries.items():
         times = _samples(query, samples)
         result[name] = _p99(times) * 1000
@@ -176,16 +194,20 @@ def sqlite_query_times(events: int, samples: int, scans: int) -> dict[str, Any]:
             core.close()
 
 
-def postgres_query_times(events: int, samples: int, scans: int) -> dict[str, Any] | None:
+def postgres_query_times(sizes: list[int], samples: int, scans: int) -> list[dict[str, Any]]:
+    """The same on PostgreSQL, a new database of one server per size; none without it."""
+    results = []
     with postgres_server() as server:
         if server is None:
-            return None
-        core = Core.open(new_database(server))
-        try:
-            core.barrier.unseal(Secret(core.barrier.initialize(1, 1)[0]))
-            return query_times(core, events, samples, scans) | {"engine": "PostgreSQL"}
-        finally:
-            core.close()
+            return []
+        for events in sizes:
+            core = Core.open(new_database(server))
+            try:
+                core.barrier.unseal(Secret(core.barrier.initialize(1, 1)[0]))
+                results.append(query_times(core, events, samples, scans) | {"engine": "PostgreSQL"})
+            finally:
+                core.close()
+    return results
 
 
 def append_ratio(clients: int, per_client: int, rounds: int) -> tuple[float, float, str]:
@@ -248,9 +270,7 @@ def run(quick: bool) -> list[Figure]:
     samples = 20 if quick else 300
     results = [sqlite_query_times(n, samples, 3 if quick or n >= 10**6 else 7) for n in sizes]
     if not quick:
-        pg = postgres_query_times(100_000, samples, 5)
-        if pg is not None:
-            results.append(pg)
+        results += postgres_query_times([10_000, 100_000], samples, 5)
     table = Table(title="filtered queries: index p50, p99 / scan median (ms), one at a time")
     columns = ("engine", "events", "events page", "events count", "assets page", "assets count")
     for column in columns:
@@ -266,13 +286,14 @@ def run(quick: bool) -> list[Figure]:
         Console().print(
             f"{each['engine']} {each['events']:,} events: written in {each['filled_s']:.1f} s, "
             f"indexed in {each['built_s']:.1f} s "
-            f"({each['events'] / each['built_s']:,.0f} events/s)"
+            f"({each['events'] / each['built_s']:,.0f} events/s), segments merged in "
+            f"{each['merged_s']:.1f} s, {each['segments']} segments to seek"
         )
     clients, per_client, rounds = (8, 40, 1) if quick else (64, 150, 7)
     on, off, note = append_ratio(clients, per_client, rounds)
     figures = []
-    smallest = results[0]
     for each in results:
+        smallest = next(r for r in results if r["engine"] == each["engine"])  # same engine
         page = each["events first page"]
         flat = page / max(smallest["events first page"], 1e-9)
         figures.append(

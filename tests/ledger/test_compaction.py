@@ -3,6 +3,7 @@ answers never change, whenever a merge stops, and nothing is left behind."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 import uuid
@@ -12,9 +13,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from tests.engines import open_dev_core
+from typer.testing import CliRunner
 
+from trustee.cli.main import app as cli
 from trustee.core import Core
-from trustee.ledger import compaction
+from trustee.ledger import compaction, indexer
 from trustee.ledger.bulk import insert_rows
 from trustee.ledger.canonical import canonical_json
 from trustee.ledger.compaction import compact, merged_segments
@@ -197,7 +200,30 @@ def test_a_merge_stopped_midway_is_given_up_when_stale_and_done_again(
         assert set(conn.execute(sa.select(segments_t.c.state)).scalars()) == {"live"}
 
 
+def test_the_index_command_indexes_then_merges(
+    core: Core, expected: Any, module_storage_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers, rows = expected
+    with core.db.begin() as conn:  # as a migration leaves it
+        conn.execute(sa.delete(ledger_event_terms))
+        conn.execute(sa.update(ledger_index_state).values(events_below=0))
+    # a fanout of 4, so that five epochs make a merge
+    monkeypatch.setattr(indexer, "compact", functools.partial(compact, fanout=4, rows=4000))
+    result = CliRunner().invoke(
+        cli,
+        ["ledger", "index", "--storage", module_storage_url, "--batch", "10000"],
+        env={"NO_COLOR": "1", "COLUMNS": "120"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "merging segments" in result.output
+    assert "the attribute index is up to date" in result.output
+    assert [level_of(s) for s in _layout(core)] == [2, 0, 0]
+    assert _answers(core) == answers
+    assert _rows(core) == (rows, len(rows))
+
+
 def test_new_events_after_the_merges_are_indexed_and_found(core: Core, expected: Any) -> None:
+    # The module's last test: it adds events to the shared log.
     answers, _ = expected
     assert list(compact(core.db, fanout=2))
     _fill(core, EVENTS, EVENTS + 1000)

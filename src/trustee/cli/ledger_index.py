@@ -3,7 +3,8 @@
 A server indexes behind its appends by itself (:mod:`trustee.ledger.indexer`), from its
 start; after migrating a large ledger, this command does the catching up in the foreground
 (before starting the servers, or beside them). It resumes where an interrupted run stopped,
-and it may run beside servers and other runs: each batch locks the index's marker.
+and it may run beside servers and other runs: each batch locks the index's marker. Once
+every event is in, it merges the index's closed segments (:mod:`trustee.ledger.compaction`).
 """
 
 from typing import Annotated
@@ -34,18 +35,20 @@ def index_command(
     try:
         done, total, _ = IndexState(db).progress()
         columns = (
-            TextColumn("indexing events"),
+            TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
         )
         with Progress(*columns, console=err) as progress:
-            task = progress.add_task("events", total=total, completed=done)
-            build_index(
-                db,
-                batch=batch,
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
+            task = progress.add_task("indexing events", total=total, completed=done)
+
+            def advanced(done: int, total: int) -> None:
+                # After the last batch, the index's closed segments are merged.
+                described = "merging segments" if done >= total else "indexing events"
+                progress.update(task, completed=done, total=total, description=described)
+
+            build_index(db, batch=batch, progress=advanced)
         err.print("the attribute index is up to date")
     finally:
         db.close()
