@@ -268,7 +268,7 @@ def append_ratio(clients: int, per_client: int, rounds: int) -> tuple[float, flo
 
 def run(quick: bool) -> list[Figure]:
     sizes = [2_000] if quick else [10_000, 100_000, 1_000_000]
-    samples = 20 if quick else 300
+    samples = 20 if quick else 1000
     results = [sqlite_query_times(n, samples, 3 if quick or n >= 10**6 else 7) for n in sizes]
     if not quick:
         results += postgres_query_times([10_000, 100_000], samples, 5)
