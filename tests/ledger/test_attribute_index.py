@@ -35,7 +35,7 @@ from trustee.storage.schema_scitt import scitt_issuers
 
 TERM_ROWS = sa.select(ledger_event_terms.c.term, ledger_event_terms.c.log_index)
 WHO = {"accessor": "acc", "display_name": "tester"}
-KEYS = ["k", "n", "ключ", "🔑 key", "x" * 90]
+KEYS = ["k", "n", "ключ", "🔑 key", "x" * 130]
 LONG = "long " * 30
 
 scalars = st.one_of(

@@ -36,7 +36,7 @@ from trustee.storage.schema_ledger import (
 
 TERM_ROWS = sa.select(ledger_event_terms.c.term, ledger_event_terms.c.log_index)
 ASSET = str(uuid.uuid4())
-texts = st.text(max_size=12) | st.sampled_from(["", "é" * 40, "x" * 79, "x" * 80, "a\x00b"])
+texts = st.text(max_size=12) | st.sampled_from(["", "é" * 62, "x" * 125, "x" * 128, "a\x00b"])
 numbers = (
     st.integers(-(2**53) + 1, 2**53 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
@@ -49,7 +49,7 @@ values = st.recursive(
     max_leaves=6,
 )
 attribute_maps = st.dictionaries(texts, values, max_size=4)
-names = st.text(min_size=1, max_size=8) | st.sampled_from(["Record", "x" * 100, "ü" * 41])
+names = st.text(min_size=1, max_size=8) | st.sampled_from(["Record", "x" * 130, "ü" * 64])
 records = st.fixed_dictionaries(
     {
         "event_attributes": attribute_maps,

@@ -10,7 +10,7 @@ make the same term from a stored entry (:mod:`trustee.ledger.sqlite_terms`). A q
 its term in ``ledger_event_terms``, whose key ``(segment, term, log_index)`` yields matching
 events in log order within each segment (a run of epochs of 8,192 log indexes), ready for a
 page or a count; several filters are joined on the log index (assets: on the uuid). Terms
-longer than 80 UTF-8 bytes, or holding a NUL, are stored as their SHA-256 (``#`` and 64 hex
+longer than 128 UTF-8 bytes, or holding a NUL, are stored as their SHA-256 (``#`` and 64 hex
 digits): equal terms have equal hashes, and only a SHA-256 collision, the assumption the log's own
 hashes rest on, could add a match. Pages re-check every candidate on its decoded entry all
 the same.
@@ -75,7 +75,10 @@ __all__ = [
 ]
 
 EVENT, ASSET_UPDATE, OPERATION, BEHAVIOUR, ASSET = "e", "a", "o", "b", "s"
-MAX_TERM_BYTES = 80  # within the column's 80 characters
+MAX_TERM_BYTES = 128
+"""Within the column's 128 characters. Device signatures (86 characters of base64url) under
+their key fit, so the indexer need not hash one per event in Python (measured: 19.5 against
+13.5 µs of the indexer per device-signed event with 80)."""
 EPOCH_BITS = 13
 
 

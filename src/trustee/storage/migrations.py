@@ -171,11 +171,17 @@ def _v12_terms_by_epoch(conn: Connection) -> None:
 
 def _v13_term_segments(conn: Connection) -> None:
     """The events' index is filed by segment (:mod:`trustee.ledger.segments`): epochs, merged
-    in tiers into larger segments. The old index is dropped and built again behind the
-    appends, as after step 10; queries scan what is not indexed yet."""
+    in tiers into larger segments; terms of up to 128 bytes (80 before) are kept as they are.
+    Both indexes are dropped and built again behind the appends, as after step 10; queries
+    scan what is not indexed yet."""
     conn.execute(sa.text("DROP TABLE ledger_event_terms"))
-    _create(conn, schema_ledger.ledger_event_terms, schema_ledger.ledger_term_segments)
-    conn.execute(sa.delete(schema_ledger.ledger_asset_terms))
+    conn.execute(sa.text("DROP TABLE ledger_asset_terms"))
+    _create(
+        conn,
+        schema_ledger.ledger_event_terms,
+        schema_ledger.ledger_asset_terms,
+        schema_ledger.ledger_term_segments,
+    )
     conn.execute(sa.update(schema_ledger.ledger_index_state).values(**_nothing_indexed(conn)))
 
 

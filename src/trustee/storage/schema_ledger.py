@@ -107,7 +107,7 @@ ledger_event_terms = sa.Table(
     "ledger_event_terms",
     metadata,
     sa.Column("segment", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("term", sa.String(80), primary_key=True),
+    sa.Column("term", sa.String(128), primary_key=True),
     sa.Column("log_index", sa.BigInteger, primary_key=True, autoincrement=False),
     sqlite_with_rowid=False,
 )
@@ -136,7 +136,7 @@ segments or epochs) have rows left to delete."""
 ledger_asset_terms = sa.Table(
     "ledger_asset_terms",
     metadata,
-    sa.Column("term", sa.String(80), primary_key=True),
+    sa.Column("term", sa.String(128), primary_key=True),
     sa.Column("asset_uuid", sa.String(36), primary_key=True),
     sqlite_with_rowid=False,
 )
