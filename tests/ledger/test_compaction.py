@@ -222,6 +222,25 @@ def test_the_index_command_indexes_then_merges(
     assert _rows(core) == (rows, len(rows))
 
 
+def test_while_appends_are_busy_no_merge_starts_until_segments_pile_up(
+    core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(indexer, "compact", functools.partial(compact, fanout=2, rows=4000))
+    appended = itertools.count()
+    worker = indexer.Indexer(core.db, activity=lambda: next(appended))  # always busy
+    monkeypatch.setattr(indexer, "MAX_SEGMENTS", len(_layout(core)))
+    assert worker._step() == indexer.DEFAULT_INTERVAL
+    assert not worker.merging
+    monkeypatch.setattr(indexer, "MAX_SEGMENTS", len(_layout(core)) - 1)
+    worker._step()
+    assert worker.merging  # started, and paced: it waits as long as each step took
+    while worker.merging:
+        worker._step()
+    assert len(_layout(core)) == 3
+    with core.db.connect() as conn:
+        assert not compaction.merges_due(conn, fanout=2)
+
+
 def test_new_events_after_the_merges_are_indexed_and_found(core: Core, expected: Any) -> None:
     # The module's last test: it adds events to the shared log.
     answers, _ = expected

@@ -32,7 +32,7 @@ from trustee.storage.schema_ledger import ledger_event_terms as terms_t
 from trustee.storage.schema_ledger import ledger_index_state as state_t
 from trustee.storage.schema_ledger import ledger_term_segments as segments_t
 
-__all__ = ["STALE_SECONDS", "compact", "merged_segments"]
+__all__ = ["STALE_SECONDS", "compact", "merged_segments", "merges_due"]
 
 STALE_SECONDS = 60.0
 """A claim not touched for this long belongs to a process that is gone."""
@@ -51,6 +51,15 @@ def merged_segments(conn: Connection) -> list[int]:
         .order_by(segments_t.c.segment)
     )
     return [int(each) for each in conn.execute(select).scalars()]
+
+
+def merges_due(conn: Connection, fanout: int = FANOUT) -> bool:
+    """Whether a merge is under way or due, or segments are left to drop."""
+    recorded = conn.execute(sa.select(segments_t.c.segment, segments_t.c.state)).all()
+    if any(state != "live" for _, state in recorded):
+        return True
+    below = int(conn.execute(sa.select(state_t.c.events_below)).scalar() or 0)
+    return next_merge(sorted(segment for segment, _ in recorded), below, fanout) is not None
 
 
 def compact(db: Database, *, fanout: int = FANOUT, rows: int = ROWS_PER_STEP) -> Iterator[None]:

@@ -26,7 +26,8 @@ SQLite) and writes only if the marker is still where its reading started, so one
 and the others drop theirs; inserts skip rows already present all the same.
 
 With no batch to write, it merges the index's closed segments
-(:mod:`trustee.ledger.compaction`), one short transaction per step.
+(:mod:`trustee.ledger.compaction`), one short transaction per step; while appends are busy it
+starts no merge until a look-up would seek more than :data:`MAX_SEGMENTS` segments.
 
 While this process is appending, the indexer leaves a tail of up to ``max_tail`` events, and
 between slices of its Python work it sleeps a millisecond, so a commit leader waiting for the
@@ -61,9 +62,9 @@ from sqlalchemy.engine import Connection
 
 from trustee.errors import StorageUnavailable
 from trustee.ledger.bulk import driver_rows, insert_rows
-from trustee.ledger.compaction import compact
+from trustee.ledger.compaction import compact, merged_segments
 from trustee.ledger.models import Event
-from trustee.ledger.segments import level0_segment
+from trustee.ledger.segments import FANOUT, level0_segment, live_segments
 from trustee.ledger.sqlite_terms import clear_staged, copy_staged, stage_event_terms
 from trustee.ledger.terms import (
     MAX_TERM_BYTES,
@@ -90,6 +91,9 @@ DEFAULT_INTERVAL = 0.25
 """Seconds between looks at the tail once caught up."""
 _SLICE = 250
 """Events whose terms are made without a pause for the appends' threads (~2 ms)."""
+MAX_SEGMENTS = 3 * FANOUT
+"""Segments a look-up may seek before merges start while appends are busy (at 10⁶ events,
+122 epochs gave a first page in 1.45 ms, p50, and 18 merged segments in 0.95 ms)."""
 DEFAULT_MAX_TAIL = 5000
 """Events left to the tail while appends are busy: what a query scans at most beside the
 index (a few tens of milliseconds), and the size of the batches under a steady load."""
@@ -398,8 +402,14 @@ class Indexer:
 
     def _compact(self, busy: bool) -> float:
         """One transaction of merging the index's segments, if any is due; how long to
-        wait before the next step (while appends are busy, as long as it took)."""
+        wait before the next step (while appends are busy, as long as it took).
+
+        While appends are busy, no merge starts until a look-up would seek more than
+        :data:`MAX_SEGMENTS`: merges only make reads cheaper, and they cost CPU the appends
+        need (about 14 µs per event and level)."""
         if self._compaction is None:
+            if busy and not self._too_many_segments():
+                return self._interval
             self._compaction = compact(self._db)
         began = time.perf_counter()
         try:
@@ -411,6 +421,16 @@ class Indexer:
             self._compaction = None  # a new one starts from what the database says
             raise
         return time.perf_counter() - began if busy else 0.0
+
+    def _too_many_segments(self) -> bool:
+        with self._db.connect() as conn:
+            below = _events_below(conn)
+            return len(live_segments(merged_segments(conn), below)) > MAX_SEGMENTS
+
+    @property
+    def merging(self) -> bool:
+        """Whether a merge of segments is under way in this indexer."""
+        return self._compaction is not None
 
 
 def _events_below(conn: Connection, *, lock: bool = False) -> int:
