@@ -19,9 +19,9 @@ interpreter, up to its switch interval while appends hold it):
 - bodies longer than :data:`~trustee.ledger.terms.MAX_TERM_BYTES` are hashed
   (:func:`~trustee.ledger.terms.long_term`; SQLite has no SHA-256);
 - an event with a non-integer number, an array or an object among its values (whose string
-  form is orjson's JSON text of it), or with an escaped NUL anywhere (SQLite's JSON strings
-  end at one), has all its terms made by :func:`~trustee.ledger.terms.entry_terms`; such
-  values are rare in practice.
+  form is orjson's JSON text of it), or with a NUL in an attribute, the operation or the
+  behaviour (SQLite's JSON strings end at an escaped one), has all its terms made by
+  :func:`~trustee.ledger.terms.entry_terms`; such values are rare in practice.
 
 A property test checks that both ways make the same terms for random entries.
 """
