@@ -55,11 +55,26 @@ def merged_segments(conn: Connection) -> list[int]:
 
 def merges_due(conn: Connection, fanout: int = FANOUT) -> bool:
     """Whether a merge is under way or due, or segments are left to drop."""
-    recorded = conn.execute(sa.select(segments_t.c.segment, segments_t.c.state)).all()
-    if any(state != "live" for _, state in recorded):
+    recorded, below = _recorded(conn)
+    if any(state != "live" for _, state, _ in recorded):
         return True
+    return _planned(recorded, below, fanout) is not None
+
+
+def _recorded(conn: Connection) -> tuple[list[tuple[int, str, float]], int]:
+    """The recorded segments (segment, state, touched) and the index's marker."""
+    recorded = conn.execute(
+        sa.select(segments_t.c.segment, segments_t.c.state, segments_t.c.touched)
+    ).all()
     below = int(conn.execute(sa.select(state_t.c.events_below)).scalar() or 0)
-    return next_merge(sorted(segment for segment, _ in recorded), below, fanout) is not None
+    return [(int(segment), state, touched) for segment, state, touched in recorded], below
+
+
+def _planned(
+    recorded: list[tuple[int, str, float]], below: int, fanout: int
+) -> tuple[int, list[int]] | None:
+    """The next merge, from recorded segments that are all live."""
+    return next_merge(sorted(segment for segment, _, _ in recorded), below, fanout)
 
 
 def compact(db: Database, *, fanout: int = FANOUT, rows: int = ROWS_PER_STEP) -> Iterator[None]:
@@ -68,10 +83,7 @@ def compact(db: Database, *, fanout: int = FANOUT, rows: int = ROWS_PER_STEP) ->
     Nothing due costs one read, no write transaction."""
     while True:
         with db.connect() as conn:
-            recorded = conn.execute(
-                sa.select(segments_t.c.segment, segments_t.c.state, segments_t.c.touched)
-            ).all()
-            below = int(conn.execute(sa.select(state_t.c.events_below)).scalar() or 0)
+            recorded, below = _recorded(conn)
         if any(state == "dropping" for _, state, _ in recorded):
             _drop_some(db, rows * fanout)
         elif any(state == "building" for _, state, _ in recorded):
@@ -81,7 +93,7 @@ def compact(db: Database, *, fanout: int = FANOUT, rows: int = ROWS_PER_STEP) ->
             ):
                 return  # another indexer is merging
             _expire_stale(db)
-        elif next_merge(sorted(segment for segment, _, _ in recorded), below, fanout) is None:
+        elif _planned(recorded, below, fanout) is None:
             return
         else:
             claimed = _claim(db, fanout)
@@ -136,11 +148,10 @@ def _claim(db: Database, fanout: int) -> tuple[int, list[int], str] | None:
     with db.begin(durable=False) as conn:
         if conn.dialect.name == "postgresql":  # one claimer at a time
             conn.execute(sa.select(state_t.c.id).with_for_update())
-        recorded = conn.execute(sa.select(segments_t.c.segment, segments_t.c.state)).all()
-        if any(state != "live" for _, state in recorded):
+        recorded, below = _recorded(conn)
+        if any(state != "live" for _, state, _ in recorded):
             return None
-        below = conn.execute(sa.select(state_t.c.events_below)).scalar() or 0
-        planned = next_merge(sorted(segment for segment, _ in recorded), int(below), fanout)
+        planned = _planned(recorded, below, fanout)
         if planned is None:
             return None
         segment, replaced = planned
