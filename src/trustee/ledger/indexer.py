@@ -37,15 +37,16 @@ appends get the writer at least half of the time; so does each step of a merge.
 Measured (``python -m bench.queries`` and same-run comparisons, SQLite, 64 callers posting
 device-signed events in alternating rounds on a database with the index and one without, on a
 2-core host): with the terms in the append transaction, 0.5–0.6× the appends without; behind,
-0.80–0.92× in rounds of 25,600 events (the host's noise moves single runs by a tenth). The
-indexer costs about 17 µs of CPU per event (SQLite's JSON functions, about 6 µs since each
-entry is parsed once; sorting; the B-tree), against about 100 µs per append; at 33 µs it gave
-0.75×. It costs the appends as much when it runs in a separate process, or in a thread at a
-lower priority: the host's CPU is the limit, not the interpreter lock. Filing rows under their
-epoch cut the WAL a 5,000-event batch writes at 10⁵ events from 7.8 MB to 0.8 MB (160 bytes
-per event, against 850 for the appends themselves), and keeps it so as the log grows. Merging
-segments costs about 14 µs per event and level, in SQLite, in short steps between batches:
-15 s for the first 917,504 events of a 10⁶-event log.
+0.80–0.85× in the bench's rounds of 25,600 events, 0.84× outside it (the host's noise moves
+single runs by a tenth). The indexer costs about 13.5 µs of CPU per device-signed event
+(SQLite's JSON functions, about 6 µs since each entry is parsed once; sorting; the B-tree),
+against about 100 µs per append; at 33 µs it gave 0.75×. It costs the appends as much when it
+runs in a separate process, or in a thread at a lower priority: the host's CPU is the limit,
+not the interpreter lock. Filing rows under their epoch cut the WAL a 5,000-event batch writes
+at 10⁵ events from 7.8 MB to 0.8 MB (160 bytes per event, against 850 for the appends
+themselves), and keeps it so as the log grows. Merging segments costs about 14 µs per event and
+level, in SQLite, in short steps between batches: 12–15 s for the first 917,504 events of a
+10⁶-event log.
 """
 
 from __future__ import annotations
@@ -388,7 +389,7 @@ class Indexer:
         tail = (0 if last is None else int(last) + 1) - before
         busy = self._busy()
         if tail <= 0 or (busy and tail < self._max_tail):
-            return self._compact(busy)
+            return self._compact(busy, before)
         began = time.perf_counter()
         after = index_events(
             self._db, batch=self._batch, between=self._yield, fresh=self._fresh_from(before)
@@ -400,7 +401,7 @@ class Indexer:
         # A full batch means it is catching up: yield the writer as long as it held it.
         return took if after - before >= self._batch else self._interval
 
-    def _compact(self, busy: bool) -> float:
+    def _compact(self, busy: bool, below: int) -> float:
         """One transaction of merging the index's segments, if any is due; how long to
         wait before the next step (while appends are busy, as long as it took).
 
@@ -408,7 +409,7 @@ class Indexer:
         :data:`MAX_SEGMENTS`: merges only make reads cheaper, and they cost CPU the appends
         need (about 14 µs per event and level)."""
         if self._compaction is None:
-            if busy and not self._too_many_segments():
+            if busy and not self._too_many_segments(below):
                 return self._interval
             self._compaction = compact(self._db)
         began = time.perf_counter()
@@ -422,9 +423,8 @@ class Indexer:
             raise
         return time.perf_counter() - began if busy else 0.0
 
-    def _too_many_segments(self) -> bool:
+    def _too_many_segments(self, below: int) -> bool:
         with self._db.connect() as conn:
-            below = _events_below(conn)
             return len(live_segments(merged_segments(conn), below)) > MAX_SEGMENTS
 
     @property
