@@ -18,7 +18,9 @@
    ``synchronous=FULL``) on two databases in alternating rounds, one with the indexer thread
    running behind the appends, one with no index at all, in rounds of 25,600 events: long
    next to the indexer's tail allowance (5,000 events), so that most of its work falls inside
-   the round it belongs to. The indexer's lag at each round's end is in the note.
+   the round it belongs to. The note gives the indexer's lag at each round's end, and the
+   time and CPU it then took to cover it and merge what was due; counting that CPU as time,
+   the rate over all rounds against the rounds without.
 
 ``python -m bench.queries [--quick]`` runs these figures alone.
 """
@@ -232,6 +234,7 @@ def append_ratio(clients: int, per_client: int, rounds: int) -> tuple[float, flo
         state = indexed.ledger.index
         lags: list[int] = []
         catch_up: list[float] = []
+        catch_up_cpu: list[float] = []
         try:
             device = Device()
             sides = {}
@@ -248,26 +251,32 @@ def append_ratio(clients: int, per_client: int, rounds: int) -> tuple[float, flo
                     if name == "on":
                         below, end, _ = state.progress()
                         lags.append(end - below)
-                        waited = time.perf_counter()
+                        waited, worked = time.perf_counter(), time.process_time()
                         while (below < end or _merges_due(indexed)) and (
                             time.perf_counter() - waited < 120
                         ):
                             time.sleep(0.01)
                             below, end, _ = state.progress()
                         catch_up.append(time.perf_counter() - waited)
+                        catch_up_cpu.append(time.process_time() - worked)
         finally:
             indexed.close()
             plain.close()
     on, off = sides["on"][2], sides["off"][2]
     events = clients * per_client
-    spent = sum(events / rate + wait for rate, wait in zip(on, catch_up, strict=True))
+    # The indexer works alone after a round: its CPU time then is the time its work took
+    # (the wall time also holds its polls, every 0.25 s once caught up).
+    spent = sum(events / rate + cpu for rate, cpu in zip(on, catch_up_cpu, strict=True))
     sustained = events * rounds / spent
+    without = events * rounds / sum(events / rate for rate in off)
     note = (
         f"median of {rounds} alternating rounds of {events:,} events, {clients} callers; with "
         f"{', '.join(f'{r:,.0f}' for r in on)}, without {', '.join(f'{r:,.0f}' for r in off)}; "
         f"indexer behind by {', '.join(f'{lag:,}' for lag in lags)} events at the rounds' ends, "
-        f"covered them and merged what was due {', '.join(f'{w:.2f}' for w in catch_up)} s later "
-        f"(appended, indexed and merged, all rounds: {sustained:,.0f} events/s)"
+        f"covered them and merged what was due {', '.join(f'{w:.2f}' for w in catch_up)} s later, "
+        f"with {', '.join(f'{c:.2f}' for c in catch_up_cpu)} s of CPU (counting that CPU, "
+        f"all rounds appended, indexed and merged {sustained:,.0f} events/s, against "
+        f"{without:,.0f} appended without: {sustained / without:.2f}×)"
     )
     return statistics.median(on), statistics.median(off), note
 
