@@ -305,7 +305,7 @@ def run(quick: bool) -> list[Figure]:
             f"({each['events'] / each['built_s']:,.0f} events/s), segments merged in "
             f"{each['merged_s']:.1f} s, {each['segments']} segments to seek"
         )
-    clients, per_client, rounds = (8, 40, 1) if quick else (64, 400, 7)
+    clients, per_client, rounds = (8, 40, 1) if quick else (64, 400, 11)
     on, off, note = append_ratio(clients, per_client, rounds)
     figures = []
     for each in results:
