@@ -13,12 +13,12 @@ Why behind and not in the append transaction: written with each group commit, th
 unique values (signatures, evidence, timestamps, uuids) land on random pages of the term
 B-tree, so every commit rewrote many pages of it; measured in the bench, durable appends ran
 at 0.5–0.6× of appends without the index. Behind, the appends keep their own cost, and the
-indexer writes a batch of thousands of events per transaction, sorted by the index's key and
-filed under their epoch (:func:`~trustee.ledger.terms.epoch_of`), so that they land among the
-rows of the last few thousand events. The index is derived data: its transactions commit
-without waiting for the disk (:meth:`~trustee.storage.Database.begin` with
-``durable=False``); a crash loses at most the last batches together with their marker, and
-they are indexed again.
+indexer writes a batch of thousands of events per transaction, filed under their epoch
+(:func:`~trustee.ledger.terms.epoch_of`), so that they land among the rows of the last few
+thousand events (an epoch's part of the B-tree is about 2 MB). The index is derived data:
+its transactions commit without waiting for the disk
+(:meth:`~trustee.storage.Database.begin` with ``durable=False``); a crash loses at most
+the last batches together with their marker, and they are indexed again.
 
 Several processes may run an indexer on one database (server workers, PostgreSQL replicas):
 a batch's write transaction locks the marker (``FOR UPDATE`` on PostgreSQL, the write lock on
@@ -86,7 +86,7 @@ logger = logging.getLogger(__name__)
 _Made = TypeVar("_Made")
 
 DEFAULT_BATCH = 20_000
-"""Log indexes per batch: large enough that sorted terms share pages, short enough that a
+"""Log indexes per batch: large enough that its terms share pages, short enough that a
 batch holds SQLite's writer for a fraction of a second."""
 DEFAULT_INTERVAL = 0.25
 """Seconds between looks at the tail once caught up."""
