@@ -37,16 +37,23 @@ appends get the writer at least half of the time; so does each step of a merge.
 Measured (``python -m bench.queries`` and same-run comparisons, SQLite, 64 callers posting
 device-signed events in alternating rounds on a database with the index and one without, on a
 2-core host): with the terms in the append transaction, 0.5–0.6× the appends without; behind,
-0.80–0.85× in the bench's rounds of 25,600 events, 0.84× outside it (the host's noise moves
-single runs by a tenth). The indexer costs about 13.5 µs of CPU per device-signed event
-(SQLite's JSON functions, about 6 µs since each entry is parsed once; sorting; the B-tree),
-against about 100 µs per append; at 33 µs it gave 0.75×. It costs the appends as much when it
-runs in a separate process, or in a thread at a lower priority: the host's CPU is the limit,
-not the interpreter lock. Filing rows under their epoch cut the WAL a 5,000-event batch writes
-at 10⁵ events from 7.8 MB to 0.8 MB (160 bytes per event, against 850 for the appends
-themselves), and keeps it so as the log grows. Merging segments costs about 14 µs per event and
-level, in SQLite, in short steps between batches: 12–15 s for the first 917,504 events of a
-10⁶-event log.
+0.74–0.99× in the bench's rounds of 25,600 events, 0.87× in the median of 25 runs (the host's
+noise moves single runs by a tenth). The indexer costs about 10 µs of CPU per device-signed
+event (SQLite's JSON functions, 5.5 µs, each entry parsed once; the insert into the index, 2.4
+µs; its commit), against about 50 µs per append; at 33 µs it gave 0.75×, at 13.5 µs 0.80–0.85×.
+Its cost to the appends is more than its share of the CPU: the appends use one core on average
+but a second one in bursts (pinned to one core they ran at 0.83×), and work on the second core
+takes those bursts from them whatever its priority. A process spinning there cost them 0.80×,
+0.83× at nice 19 and 0.86× at ``SCHED_IDLE``; this indexer in a separate process, or in a
+thread at nice 10 or ``SCHED_IDLE``, cost as much as in a thread at normal priority. A read
+transaction held as long as a batch's, with no CPU, cost nothing. So what helps is less CPU.
+Filing rows under their epoch cut the WAL a 5,000-event batch writes at 10⁵ events from 7.8 MB
+to 0.8 MB (160 bytes per event, against 850 for the appends themselves), and keeps it so as
+the log grows. Merging segments costs about 13 µs per event and level (2.6 µs per row: cutting
+the ranges 0.6, copying 1.6, dropping 0.4), in SQLite, in short steps between batches: 12–15 s
+for the first 917,504 events of a 10⁶-event log. Counted as time, the CPU of the indexer's work
+after each round, two merges of 131,072 events among it, brings the bench's appends to
+0.66–0.71× over all its rounds.
 """
 
 from __future__ import annotations
