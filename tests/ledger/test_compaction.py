@@ -156,6 +156,25 @@ def expected(core: Core, scanned: list[Any]) -> tuple[list[Any], set[tuple[str, 
     return scanned, rows
 
 
+@pytest.mark.parametrize("rows", [1, 999, 4096, 40_000])
+def test_merge_ranges_hold_at_most_rows_keys_of_each_segment(core: Core, rows: int) -> None:
+    """The copies' boundaries are every ``rows``-th key of each replaced segment, as numbering
+    the segments' rows in key order gives them (so no copy moves more than ``rows`` of each)."""
+    with core.db.connect() as conn:
+        replaced = _layout(core)[:3]
+        keyed: list[tuple[str, int]] = []
+        for segment in replaced:
+            in_key_order = (
+                sa.select(ledger_event_terms.c.term, ledger_event_terms.c.log_index)
+                .where(ledger_event_terms.c.segment == segment)
+                .order_by(ledger_event_terms.c.term, ledger_event_terms.c.log_index)
+            )
+            ordered = [(term, int(index)) for term, index in conn.execute(in_key_order)]
+            keyed += ordered[rows - 1 :: rows]
+        assert compaction._boundaries(conn, replaced, rows) == sorted(set(keyed))
+    assert rows == 40_000 or keyed  # each size but the largest cuts somewhere
+
+
 def test_answers_hold_at_every_step_of_the_merges(core: Core, expected: Any) -> None:
     answers, rows = expected
     steps = 0
