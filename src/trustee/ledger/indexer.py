@@ -37,7 +37,7 @@ appends get the writer at least half of the time; so does each step of a merge.
 Measured (``python -m bench.queries`` and same-run comparisons, SQLite, 64 callers posting
 device-signed events in alternating rounds on a database with the index and one without, on a
 2-core host): with the terms in the append transaction, 0.5–0.6× the appends without; behind,
-0.74–0.99× in the bench's rounds of 25,600 events, 0.87× in the median of 25 runs (the host's
+0.74–0.99× in the bench's rounds of 25,600 events, 0.88× in the median of 26 runs (the host's
 noise moves single runs by a tenth). The indexer costs about 10 µs of CPU per device-signed
 event (SQLite's JSON functions, 5.5 µs, each entry parsed once; the insert into the index, 2.4
 µs; its commit), against about 50 µs per append; at 33 µs it gave 0.75×, at 13.5 µs 0.80–0.85×.
@@ -49,11 +49,11 @@ thread at nice 10 or ``SCHED_IDLE``, cost as much as in a thread at normal prior
 transaction held as long as a batch's, with no CPU, cost nothing. So what helps is less CPU.
 Filing rows under their epoch cut the WAL a 5,000-event batch writes at 10⁵ events from 7.8 MB
 to 0.8 MB (160 bytes per event, against 850 for the appends themselves), and keeps it so as
-the log grows. Merging segments costs about 13 µs per event and level (2.6 µs per row: cutting
-the ranges 0.6, copying 1.6, dropping 0.4), in SQLite, in short steps between batches: 12–15 s
-for the first 917,504 events of a 10⁶-event log. Counted as time, the CPU of the indexer's work
-after each round, two merges of 131,072 events among it, brings the bench's appends to
-0.66–0.71× over all its rounds.
+the log grows. Merging segments costs about 2 µs per row and level (cutting the ranges 0.14
+µs, copying 1.55, dropping 0.35), 8 µs per device-signed event, in SQLite, in short steps between
+batches: 9.2 s for the first 917,504 events of a 10⁶-event log. Counted as time, the CPU of the
+indexer's work after each round, two merges of 131,072 events among it, brings the bench's
+appends to 0.77× over all its rounds.
 """
 
 from __future__ import annotations
