@@ -7,7 +7,7 @@
    with the time it then takes to merge the index's closed segments.
    Every asset has a unique ``serial`` and one of 50 ``site`` values; every event carries its
    asset's ``meter`` (10 events each, spread over the whole log), a unique ``seq``, and a
-   unique 86-character ``signature`` (stored as a hash in the index).
+   unique 86-character ``signature`` (a term of 98 bytes, kept as it is in the index).
 2. Timed one by one through :class:`~trustee.ledger.service.LedgerService`: the first page of
    events with ``event_attributes.meter=M`` and their count (X-Total-Count), the first page of
    assets with ``attributes.serial=S`` and the count of ``attributes.site=T``, each with a new

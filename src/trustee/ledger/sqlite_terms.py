@@ -109,6 +109,7 @@ _PYTHON_EVENTS = f"""
 """  # noqa: S608 - constants of this module
 _UNFINISHED = f"DELETE FROM {STAGED} WHERE term IS NULL OR {_LONG}"  # noqa: S608
 _KEY = ("segment", "term", "log_index")
+# The segment is the epoch's, as :func:`trustee.ledger.segments.level0_segment` makes it.
 _COPY = f"""
     INSERT OR IGNORE INTO {ledger_event_terms.name} ({", ".join(_KEY)})
     SELECT (log_index >> {EPOCH_BITS}) << {LEVEL_BITS}, term, log_index FROM {STAGED}
